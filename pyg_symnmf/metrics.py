@@ -1,0 +1,103 @@
+r"""Clustering quality: against ground truth (ACC, NMI, ARI) and from the
+graph alone (modularity, conductance, computed on the sparse adjacency)."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+from sklearn.metrics import (adjusted_rand_score, confusion_matrix,
+                             normalized_mutual_info_score)
+from torch import Tensor
+
+from .adjacency import to_adjacency
+
+
+def _labels(y, name: str) -> np.ndarray:
+    y = np.asarray(y.detach().cpu() if isinstance(y, Tensor) else y)
+    if y.ndim != 1:
+        raise ValueError(f"'{name}' must be one label per node (1-D), got "
+                         f"shape {list(y.shape)}")
+    return y
+
+
+def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    y_true, y_pred = _labels(y_true, 'y_true'), _labels(y_pred, 'y_pred')
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"'y_true' and 'y_pred' differ in length: "
+                         f"{len(y_true)} vs {len(y_pred)}")
+    return y_true, y_pred
+
+
+def clustering_accuracy(y_true, y_pred) -> float:
+    """Accuracy after the best one-to-one matching of predicted communities
+    to classes (Hungarian algorithm)."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    if y_true.size == 0:
+        return float('nan')
+    counts = confusion_matrix(y_true, y_pred)
+    rows, cols = linear_sum_assignment(counts, maximize=True)
+    return float(counts[rows, cols].sum() / y_true.size)
+
+
+def nmi(y_true, y_pred) -> float:
+    """Normalised mutual information (arithmetic normalisation)."""
+    return float(normalized_mutual_info_score(*_pair(y_true, y_pred)))
+
+
+def ari(y_true, y_pred) -> float:
+    """Adjusted Rand index."""
+    return float(adjusted_rand_score(*_pair(y_true, y_pred)))
+
+
+def _graph_and_labels(edge_index, communities, edge_weight, num_nodes):
+    adj = to_adjacency(edge_index, edge_weight, num_nodes, normalize=False,
+                       dtype=torch.float64)
+    labels = torch.as_tensor(_labels(communities, 'communities'),
+                             device=adj.device).long()
+    if labels.numel() != adj.num_nodes:
+        raise ValueError(f"'communities' has {labels.numel()} labels for "
+                         f"{adj.num_nodes} nodes")
+    _, labels = torch.unique(labels, return_inverse=True)
+    return adj, labels, int(labels.max()) + 1
+
+
+def modularity(edge_index, communities, edge_weight: Optional[Tensor] = None,
+               num_nodes: Optional[int] = None) -> float:
+    r"""Newman's modularity :math:`Q = \sum_c \big[\frac{L_c}{2m} -
+    (\frac{d_c}{2m})^2\big]` of a hard partition, where :math:`L_c` sums
+    :math:`A_{ij}` inside community :math:`c`, :math:`d_c` its degrees and
+    :math:`2m = \sum_{ij} A_{ij}` (the raw, unnormalised weights)."""
+    adj, labels, num = _graph_and_labels(edge_index, communities,
+                                         edge_weight, num_nodes)
+    two_m = adj.values().sum()
+    if two_m == 0:
+        return 0.0
+    row, col, val = adj.row(), adj.col(), adj.values()
+    same = labels[row] == labels[col]
+    inside = torch.zeros(num, dtype=val.dtype).index_add_(
+        0, labels[row[same]], val[same])
+    vol = torch.zeros(num, dtype=val.dtype).index_add_(0, labels,
+                                                       adj.degree())
+    return float((inside / two_m - (vol / two_m).square()).sum())
+
+
+def conductance(edge_index, communities, edge_weight: Optional[Tensor] = None,
+                num_nodes: Optional[int] = None) -> float:
+    r"""Mean conductance :math:`\phi(S) = \mathrm{cut}(S) /
+    \min(\mathrm{vol}(S), \mathrm{vol}(V \setminus S))` over the
+    communities whose both sides have positive volume (lower is better)."""
+    adj, labels, num = _graph_and_labels(edge_index, communities,
+                                         edge_weight, num_nodes)
+    row, col, val = adj.row(), adj.col(), adj.values()
+    crossing = labels[row] != labels[col]
+    cut = torch.zeros(num, dtype=val.dtype).index_add_(
+        0, labels[row[crossing]], val[crossing])
+    vol = torch.zeros(num, dtype=val.dtype).index_add_(0, labels,
+                                                       adj.degree())
+    denom = torch.minimum(vol, val.sum() - vol)
+    valid = denom > 0
+    if not bool(valid.any()):
+        return 0.0
+    return float((cut[valid] / denom[valid]).mean())

@@ -1,0 +1,4 @@
+from .conv import SymNMFNetConv
+from .model import SymNMFNet
+
+__all__ = ['SymNMFNetConv', 'SymNMFNet']

@@ -1,0 +1,129 @@
+r"""PyG transforms: similarity graphs from features, and communities written
+onto :class:`~torch_geometric.data.Data`.
+
+For symmetric normalisation without self-loops use PyG's own
+``torch_geometric.transforms.GCNNorm(add_self_loops=False)``; the models and
+solvers here normalise by default, so a pre-normalised graph is factored
+with ``normalize=False``.
+"""
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import numpy as np
+import torch
+from torch_geometric.data import Data
+from torch_geometric.transforms import BaseTransform
+from torch_geometric.utils import coalesce
+
+from .functional import check_rank
+from .nn.model import SymNMFNet, graph_inputs, normalize_rows
+from .solvers import METHODS, symnmf
+
+
+class SelfTuningKNNGraph(BaseTransform):
+    r"""Builds a symmetric :math:`k`-NN similarity graph from ``data.x``
+    with self-tuning local scaling (Zelnik-Manor & Perona, 2004):
+
+    .. math::
+        w_{ij} = \exp\!\big(-\|\mathbf{x}_i - \mathbf{x}_j\|^2 /
+        (\sigma_i \sigma_j)\big)
+
+    where :math:`\sigma_i` is the distance from node :math:`i` to its
+    ``scale_neighbor``-th nearest neighbour. Node :math:`i` links to its
+    ``num_neighbors`` nearest neighbours; the edge set is symmetrised (union)
+    and the weights, symmetric by construction, are written to
+    ``data.edge_index`` / ``data.edge_weight``. Neighbours come from
+    scikit-learn's tree search on chunks of rows, so no :math:`N \times N`
+    distance matrix is ever formed.
+
+    Args:
+        num_neighbors (int): Neighbours per node. (default: :obj:`7`)
+        scale_neighbor (int): Neighbour defining :math:`\sigma_i`.
+            (default: :obj:`7`)
+    """
+
+    def __init__(self, num_neighbors: int = 7, scale_neighbor: int = 7):
+        if num_neighbors < 1 or scale_neighbor < 1:
+            raise ValueError("'num_neighbors' and 'scale_neighbor' must be "
+                             ">= 1")
+        self.num_neighbors = num_neighbors
+        self.scale_neighbor = scale_neighbor
+
+    def forward(self, data: Data) -> Data:
+        from sklearn.neighbors import NearestNeighbors
+
+        x = getattr(data, 'x', None)
+        if x is None or x.dim() != 2:
+            raise ValueError(f"{self} needs node features 'data.x' of shape "
+                             f"[num_nodes, num_features]")
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError("'data.x' contains NaN or Inf")
+        n = x.size(0)
+        m = max(self.num_neighbors, self.scale_neighbor)
+        if n <= m:
+            raise ValueError(f"{self} needs more than {m} nodes, got {n}")
+        points = x.detach().cpu().double().numpy()
+        dist, nbr = NearestNeighbors(n_neighbors=m + 1).fit(points) \
+            .kneighbors(points)  # column 0 is the point itself
+        sigma = np.maximum(dist[:, self.scale_neighbor], 1e-12)
+        dist, nbr = dist[:, 1:self.num_neighbors + 1], nbr[:, 1:self.num_neighbors + 1]
+        rows = np.repeat(np.arange(n), self.num_neighbors)
+        cols = nbr.reshape(-1)
+        weight = np.exp(-dist.reshape(-1)**2 / (sigma[rows] * sigma[cols]))
+        edge_index = torch.from_numpy(np.stack([np.concatenate([rows, cols]),
+                                                np.concatenate([cols, rows])]))
+        edge_weight = torch.from_numpy(np.concatenate([weight, weight]))
+        edge_index, edge_weight = coalesce(edge_index, edge_weight, n,
+                                           reduce='max')
+        data.edge_index = edge_index.to(x.device)
+        data.edge_weight = edge_weight.to(x.device, torch.float32)
+        return data
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(num_neighbors='
+                f'{self.num_neighbors}, scale_neighbor={self.scale_neighbor})')
+
+
+class DetectCommunities(BaseTransform):
+    r"""Writes soft memberships ``data.membership`` (:math:`N \times k`, rows
+    summing to one) and hard communities ``data.community`` (:math:`N`)
+    computed by a :class:`~pyg_symnmf.SymNMFNet` (used as is: train it
+    first, or pass an untrained one for classical iterations) or by a
+    classical solver (a method name of :func:`~pyg_symnmf.symnmf`).
+
+    Args:
+        model (SymNMFNet or str): The model, or a solver method name.
+        k (int, optional): Number of communities, with a solver method.
+        **solver_kwargs: Passed to :func:`~pyg_symnmf.symnmf`.
+    """
+
+    def __init__(self, model: Union[SymNMFNet, str] = 'anls',
+                 k: Optional[int] = None, **solver_kwargs) -> None:
+        if isinstance(model, str):
+            if model not in METHODS:
+                raise ValueError(f"Unknown solver {model!r}; choose one of "
+                                 f"{', '.join(METHODS)} or pass a SymNMFNet")
+            check_rank(k)
+        elif not isinstance(model, SymNMFNet):
+            raise TypeError(f"'model' must be a SymNMFNet or a solver name, "
+                            f"got {type(model).__name__}")
+        self.model = model
+        self.k = k
+        self.solver_kwargs = solver_kwargs
+
+    def forward(self, data: Data) -> Data:
+        if isinstance(self.model, SymNMFNet):
+            h = self.model.embed(data)
+        else:
+            edge_index, edge_weight, _, _ = graph_inputs(data)
+            h = symnmf(edge_index, self.k, edge_weight, data.num_nodes,
+                       method=self.model, **self.solver_kwargs)
+        data.membership = normalize_rows(h)
+        data.community = h.argmax(dim=1)
+        return data
+
+    def __repr__(self) -> str:
+        model = repr(self.model) if isinstance(self.model, SymNMFNet) \
+            else f'{self.model!r}, k={self.k}'
+        return f'{self.__class__.__name__}({model})'
