@@ -154,7 +154,8 @@ def _pgd(adj: Adjacency, alpha: Tensor,
     def step(h: Tensor, ah: Tensor, loss: Tensor):
         grad = 4 * (h @ gram(h) - ah)
         if state['lr'] is None:  # 1 / (a bound on the local curvature)
-            state['lr'] = 1.0 / (4 * (1 + 3 * float(gram(h).norm())))
+            bound = float(adj.sq_norm.sqrt() + 3 * gram(h).norm())
+            state['lr'] = 1.0 / (4 * max(bound, 1e-30))
         lr = state['lr'] * 2  # try a longer step first
         for _ in range(50):
             new_h = torch.relu(h - lr * grad)
