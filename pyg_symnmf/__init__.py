@@ -3,7 +3,7 @@ community detection and nonnegative node embeddings."""
 from . import datasets, functional, metrics, transforms
 from .adjacency import Adjacency, to_adjacency
 from .functional import symnmf_loss as _symnmf_loss
-from .nn import SymNMFNet, SymNMFNetConv
+from .nn import SymNMFNet, SymNMFNetConv, SymNMFPooling
 from .solvers import METHODS, symnmf
 
 __version__ = '0.1.0'
@@ -24,7 +24,8 @@ def symnmf_loss(edge_index, h, edge_weight=None, num_nodes=None, *,
 
 
 __all__ = [
-    'Adjacency', 'to_adjacency', 'SymNMFNetConv', 'SymNMFNet', 'symnmf',
+    'Adjacency', 'to_adjacency', 'SymNMFNetConv', 'SymNMFNet',
+    'SymNMFPooling', 'symnmf',
     'symnmf_loss', 'METHODS', 'metrics', 'transforms', 'datasets',
     'functional',
 ]

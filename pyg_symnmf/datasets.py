@@ -3,6 +3,7 @@ LFR) and downloaded (Planetoid) ones, all as PyG :class:`Data` objects with
 ``edge_index``, optional ``edge_weight``, and labels ``y``."""
 from __future__ import annotations
 
+import os
 from typing import Sequence
 
 import numpy as np
@@ -94,7 +95,7 @@ def planetoid(root: str, name: str = 'Cora') -> Data:
             f"Could not load Planetoid {name!r} from {root!r}: it is not "
             f"cached there and the download failed ({type(err).__name__}: "
             f"{err}). Connect to the internet once, or copy the dataset's "
-            f"raw files into {root!r}/{name}/raw") from err
+            f"raw files into {os.path.join(root, name, 'raw')}") from err
 
 
 DATASETS = {'karate': karate, 'digits': digits, 'sbm': sbm, 'lfr': lfr}

@@ -120,12 +120,17 @@ def symnmf_loss_parts(adj: Adjacency, h: Tensor, ah: Tensor,
     if batch is None:
         loss = adj.sq_norm - 2 * (h * ah).sum() + gram(h).square().sum()
         return loss.clamp_min(0)
-    num_graphs = int(batch.max()) + 1 if batch.numel() > 0 else 0
-    node_sq = scatter(adj.values().square(), adj.row(), 0, adj.num_nodes)
-    a_sq = scatter(node_sq, batch, 0, num_graphs)
-    cross = scatter((h * ah).sum(dim=1), batch, 0, num_graphs)
+    a_sq = sq_norm_per_graph(adj, batch)
+    cross = scatter((h * ah).sum(dim=1), batch, 0, a_sq.numel())
     g_sq = gram(h, batch).square().sum(dim=(1, 2))
     return (a_sq - 2 * cross + g_sq).clamp_min(0)
+
+
+def sq_norm_per_graph(adj: Adjacency, batch: Tensor) -> Tensor:
+    r""":math:`\|\mathbf{A}_b\|_F^2` of each graph of a block-diagonal batch,
+    shape :math:`(B,)`."""
+    num_graphs = int(batch.max()) + 1 if batch.numel() > 0 else 0
+    return scatter(adj.values().square(), batch[adj.row()], 0, num_graphs)
 
 
 def symnmf_loss(adj: Adjacency, h: Tensor,

@@ -1,4 +1,5 @@
 from .conv import SymNMFNetConv
 from .model import SymNMFNet
+from .pool import SymNMFPooling
 
-__all__ = ['SymNMFNetConv', 'SymNMFNet']
+__all__ = ['SymNMFNetConv', 'SymNMFNet', 'SymNMFPooling']
