@@ -89,7 +89,10 @@ def symnmf(
     if not (alpha > 0 and math.isfinite(alpha)):
         raise ValueError(f"'alpha' must be a positive finite number, got "
                          f"{alpha}")
-    adj = to_adjacency(edge_index, edge_weight, num_nodes, normalize=normalize)
+    dtype = h0.dtype if isinstance(h0, Tensor) and h0.is_floating_point() \
+        else None
+    adj = to_adjacency(edge_index, edge_weight, num_nodes, normalize=normalize,
+                       dtype=dtype)
     check_rank(k, adj.num_nodes)
     if h0 is None:
         h = random_membership(adj, k, seed)

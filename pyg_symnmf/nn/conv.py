@@ -33,7 +33,19 @@ class SymNMFNetConv(torch.nn.Module):
     ``method="anls"``). :math:`\alpha = \alpha_{\min} +
     \mathrm{softplus}(\rho)` is kept above :math:`\alpha_{\min} > 0`, so
     :math:`\|\mathbf{G}^{-1}\|_2 \le 1/\alpha_{\min}` and the block's output
-    stays bounded and Lipschitz in its input whatever is learned.
+    stays bounded and Lipschitz in its input whatever is learned: since the
+    singular values of :math:`\mathbf{H}\mathbf{G}^{-1}` are
+    :math:`\sigma/(\sigma^2+\alpha) \le 1/(2\sqrt{\alpha})`, for *any*
+    input :math:`\mathbf{H}`
+
+    .. math::
+        \|\mathbf{H}^{\prime}\|_F \le \frac{\sqrt{k}\,(\|\mathbf{A}\|_2 +
+        \alpha)\,\|\mathbf{W}\|_2}{2\sqrt{\alpha}} + \sqrt{N}\,
+        \|\mathbf{b}\|_2.
+
+    A column of :math:`\mathbf{H}` that dies (all zeros) stays finite: with
+    :math:`\mathbf{W} = \mathbf{I}` it stays at zero, as in the classical
+    scheme; a learned :math:`\mathbf{W}` may revive it from the others.
 
     Args:
         k (int): Number of communities (columns of :math:`\mathbf{H}`).
@@ -111,6 +123,15 @@ class SymNMFNetConv(torch.nn.Module):
                 self._cached_adj = adj
         check_membership(h, adj, self.k)
         return block_update(adj, h, self.alpha, self.weight, self.bias, batch)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        weight = state_dict.get(prefix + 'weight')
+        if weight is not None and weight.shape != self.weight.shape:
+            raise ValueError(
+                f"The state_dict was trained for k={weight.size(0)} "
+                f"communities but this block has k={self.k}; build the "
+                f"model with k={weight.size(0)}")
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(k={self.k}, '
