@@ -17,31 +17,58 @@ from torch_geometric.utils import scatter, to_dense_batch
 from .adjacency import Adjacency
 
 
-class _SymmetricSpMM(torch.autograd.Function):
-    """``A @ H`` whose backward reuses ``A`` (``A^T = A``): no transpose."""
+class _Propagate(torch.autograd.Function):
+    r"""``(A + alpha I) @ H`` in one sparse pass (``alpha`` may be ``None``).
+    The backward reuses ``A`` (``A^T = A``) and is itself differentiable."""
 
     @staticmethod
-    def forward(ctx, csr: Tensor, h: Tensor) -> Tensor:
+    def forward(ctx, csr: Tensor, h: Tensor, alpha: Optional[Tensor]):
         ctx.csr = csr
-        return csr @ h
+        ctx.save_for_backward(h, alpha)
+        if alpha is None:
+            return csr @ h
+        return torch.addmm(h, csr, h, beta=float(alpha))
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        return None, ctx.csr @ grad
+        h, alpha = ctx.saved_tensors
+        grad = grad.contiguous()
+        grad_h = _Propagate.apply(ctx.csr, grad, alpha)
+        grad_alpha = None
+        if alpha is not None and ctx.needs_input_grad[2]:
+            grad_alpha = torch.vdot(h.reshape(-1), grad.reshape(-1))
+        return None, grad_h, grad_alpha
 
 
-def propagate(adj: Adjacency, h: Tensor) -> Tensor:
-    r"""Sparse-dense product :math:`\mathbf{A}\mathbf{H}`, shape :math:`(N, k)`.
-    Differentiable in :math:`\mathbf{H}`; :math:`\mathbf{A}` is a constant."""
+class _Gram(torch.autograd.Function):
+    """``H^T H`` whose backward is one GEMM, ``H (dG + dG^T)``."""
+
+    @staticmethod
+    def forward(ctx, h: Tensor) -> Tensor:
+        ctx.save_for_backward(h)
+        return h.t() @ h
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        h, = ctx.saved_tensors
+        return h @ (grad + grad.t())
+
+
+def propagate(adj: Adjacency, h: Tensor,
+              alpha: Optional[Tensor] = None) -> Tensor:
+    r"""Sparse-dense product :math:`\mathbf{A}\mathbf{H}` (or
+    :math:`\mathbf{A}\mathbf{H} + \alpha\mathbf{H}`, fused), shape
+    :math:`(N, k)`. Differentiable in :math:`\mathbf{H}` and :math:`\alpha`;
+    :math:`\mathbf{A}` is a constant."""
     check_membership(h, adj)
-    return _SymmetricSpMM.apply(adj.csr, h)
+    return _Propagate.apply(adj.csr, h, alpha)
 
 
 def gram(h: Tensor, batch: Optional[Tensor] = None) -> Tensor:
     r"""Gram matrix :math:`\mathbf{H}^\top\mathbf{H}`: :math:`(k, k)`, or
     :math:`(B, k, k)` (one per graph) when ``batch`` is given."""
     if batch is None:
-        return h.t() @ h
+        return _Gram.apply(h)
     dense, _ = to_dense_batch(h, batch)
     return dense.transpose(1, 2) @ dense
 
@@ -95,18 +122,16 @@ def block_update(adj: Adjacency, h: Tensor, alpha: Tensor,
     so the block costs one SpMM and one :math:`N \times k \times k` GEMM.
     ``ah`` may pass a precomputed :math:`\mathbf{A}\mathbf{H}`.
     """
-    if ah is None:
-        ah = propagate(adj, h)
-    p = torch.addcmul(ah, alpha, h)  # A H + alpha H in one pass
+    p = propagate(adj, h, alpha) if ah is None else torch.addcmul(ah, alpha, h)
     m = inversion_layer(gram(h, batch), alpha, weight)
     if batch is None:
-        out = p @ m
+        out = p @ m if bias is None else torch.addmm(bias, p, m)
     else:
         dense, mask = to_dense_batch(p, batch)
         out = torch.bmm(dense, m)[mask]
-    if bias is not None:
-        out = out + bias
-    return torch.relu(out)
+        if bias is not None:
+            out = out + bias
+    return torch.relu_(out)  # out is a fresh tensor: no copy needed
 
 
 def symnmf_loss_parts(adj: Adjacency, h: Tensor, ah: Tensor,

@@ -1,0 +1,65 @@
+"""Shared helpers of the benchmarks: generated graphs, interleaved timing,
+peak memory, CSV output."""
+from __future__ import annotations
+
+import csv
+import os
+import platform
+import resource
+import statistics
+import time
+from typing import Callable, Sequence
+
+import torch
+from torch_geometric.utils import to_undirected
+
+RESULTS = os.path.join(os.path.dirname(__file__), 'results')
+
+
+def random_graph(num_nodes: int, avg_degree: float, seed: int = 0):
+    """Erdos-Renyi-like undirected graph with about num_nodes * avg_degree
+    stored nonzeros."""
+    gen = torch.Generator().manual_seed(seed)
+    num = int(num_nodes * avg_degree / 2)
+    edge_index = torch.randint(num_nodes, (2, num), generator=gen)
+    return to_undirected(edge_index, num_nodes=num_nodes)
+
+
+def interleaved_medians(fns: dict[str, Callable[[], object]],
+                        repeats: int) -> dict[str, float]:
+    """Median seconds of each function, run in turn (A B C A B C ...) so
+    that load on a shared machine hits all of them alike."""
+    for fn in fns.values():  # warm-up
+        fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def machine() -> str:
+    return (f'{platform.processor() or platform.machine()}, '
+            f'{os.cpu_count()} cores, torch {torch.__version__}, '
+            f'{torch.get_num_threads()} threads')
+
+
+def write_csv(name: str, rows: Sequence[dict]) -> str:
+    os.makedirs(RESULTS, exist_ok=True)
+    path = os.path.join(RESULTS, name)
+    with open(path, 'w', newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def output_path(name: str) -> str:
+    os.makedirs(RESULTS, exist_ok=True)
+    return os.path.join(RESULTS, name)
