@@ -11,7 +11,7 @@ import sys
 
 import torch
 
-from common import (interleaved_medians, machine, output_path, peak_rss_mb,
+from common import (interleaved_medians, machine, output_path,
                     random_graph, write_csv)
 from pyg_symnmf import SymNMFNetConv, to_adjacency
 from pyg_symnmf.functional import propagate
@@ -48,16 +48,17 @@ def measure(num_nodes: int, k: int, degree: float, repeats: int) -> dict:
 
 
 def peak_memory(num_nodes: int, k: int, degree: float, what: str) -> float:
-    """Peak RSS (MB) of a fresh process that builds the graph and runs
-    ``what`` (spmm, block or block_fwd_bwd) once."""
+    """Peak memory (MB) that ``what`` (spmm, block or block_fwd_bwd) adds,
+    run once in a fresh process on top of the graph and H."""
     code = f'''
 import sys; sys.path.insert(0, {repr(sys.path[0])})
 import torch, json
-from common import random_graph, peak_rss_mb
+from common import random_graph, peak_rss_mb, reset_peak_rss, rss_mb
 from pyg_symnmf import SymNMFNetConv, to_adjacency
 adj = to_adjacency(random_graph({num_nodes}, {degree}), num_nodes={num_nodes})
 h = torch.rand({num_nodes}, {k}, requires_grad={what == 'block_fwd_bwd'})
-base = peak_rss_mb()
+reset_peak_rss()
+base = rss_mb()
 if '{what}' == 'spmm':
     torch.sparse.mm(adj.csr, h)
 elif '{what}' == 'block':

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import os
 import platform
-import resource
 import statistics
 import time
 from typing import Callable, Sequence
@@ -40,8 +39,27 @@ def interleaved_medians(fns: dict[str, Callable[[], object]],
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def _status_mb(key: str) -> float:
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(key + ':'):
+                return int(line.split()[1]) / 1024
+    raise KeyError(key)
+
+
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process (since the last reset)."""
+    return _status_mb('VmHWM')
+
+
+def rss_mb() -> float:
+    return _status_mb('VmRSS')
+
+
+def reset_peak_rss() -> None:
+    """Restarts the peak (Linux: writing 5 to /proc/self/clear_refs)."""
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')
 
 
 def machine() -> str:

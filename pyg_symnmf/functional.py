@@ -103,10 +103,11 @@ def inversion_layer(g: Tensor, alpha: Tensor, weight: Optional[Tensor] = None
     return torch.cholesky_solve(rhs.expand_as(system), chol).to(g.dtype)
 
 
-def block_update(adj: Adjacency, h: Tensor, alpha: Tensor,
+def block_update(adj: Optional[Adjacency], h: Tensor, alpha: Tensor,
                  weight: Optional[Tensor] = None, bias: Optional[Tensor] = None,
                  batch: Optional[Tensor] = None,
-                 ah: Optional[Tensor] = None) -> Tensor:
+                 ah: Optional[Tensor] = None,
+                 g: Optional[Tensor] = None) -> Tensor:
     r"""One SymNMF-Net block:
 
     .. math::
@@ -120,10 +121,11 @@ def block_update(adj: Adjacency, h: Tensor, alpha: Tensor,
     \alpha\|\mathbf{U}-\mathbf{V}\|_F^2` at :math:`U = V = H`.
     :math:`\mathbf{G}^{-1}\mathbf{W}` is formed first (:math:`k \times k`),
     so the block costs one SpMM and one :math:`N \times k \times k` GEMM.
-    ``ah`` may pass a precomputed :math:`\mathbf{A}\mathbf{H}`.
+    ``ah`` and ``g`` may pass a precomputed :math:`\mathbf{A}\mathbf{H}`
+    and Gram matrix (the distributed model computes them across ranks).
     """
     p = propagate(adj, h, alpha) if ah is None else torch.addcmul(ah, alpha, h)
-    m = inversion_layer(gram(h, batch), alpha, weight)
+    m = inversion_layer(gram(h, batch) if g is None else g, alpha, weight)
     if batch is None:
         out = p @ m if bias is None else torch.addmm(bias, p, m)
     else:

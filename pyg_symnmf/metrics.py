@@ -101,3 +101,25 @@ def conductance(edge_index, communities, edge_weight: Optional[Tensor] = None,
     if not bool(valid.any()):
         return 0.0
     return float((cut[valid] / denom[valid]).mean())
+
+
+def report(data, communities, h: Optional[Tensor] = None,
+           adj=None) -> dict[str, float]:
+    """Every applicable figure for one partition of ``data``: ACC, NMI and
+    ARI when ``data.y`` exists, modularity and conductance on the raw
+    weights, and the SymNMF loss of ``h`` on ``adj`` (the operator it was
+    factored on) when both are given."""
+    from .functional import symnmf_loss  # metrics need it only here
+
+    row = {}
+    if data.get('y') is not None:
+        row['ACC'] = clustering_accuracy(data.y, communities)
+        row['NMI'] = nmi(data.y, communities)
+        row['ARI'] = ari(data.y, communities)
+    graph = (data.edge_index, communities, data.get('edge_weight'),
+             data.num_nodes)
+    row['modularity'] = modularity(*graph)
+    row['conductance'] = conductance(*graph)
+    if h is not None and adj is not None:
+        row['loss'] = float(symnmf_loss(adj, h.detach()))
+    return row

@@ -1,0 +1,71 @@
+"""Two gloo processes on localhost give the single-process result."""
+import pytest
+import torch
+import torch.distributed as dist
+
+from pyg_symnmf import SymNMFNet, to_adjacency
+from pyg_symnmf.distributed import (DistributedSymNMFNet, gather_rows,
+                                    global_loss, shard_graph, spawn)
+from pyg_symnmf.functional import symnmf_loss
+
+from conftest import random_graph
+
+N, K, BLOCKS = 101, 4, 6
+
+
+def make_net():
+    net = SymNMFNet(K, num_blocks=BLOCKS, bias=True, seed=3).double()
+    with torch.no_grad():  # away from the identity, as after training
+        for i, block in enumerate(net.blocks):
+            block.weight.add_(0.05 * torch.rand(K, K, dtype=torch.float64,
+                              generator=torch.Generator().manual_seed(i)))
+    return net
+
+
+def one_step(net, loss_fn):
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    loss_fn().backward()
+    return optimizer
+
+
+def distributed_run(path, exchange):
+    edge_index, weight = random_graph(N, 400, seed=1)
+    shard = shard_graph(edge_index, weight.double(), N, exchange=exchange)
+    model = DistributedSymNMFNet(make_net())
+    with torch.no_grad():
+        h = gather_rows(shard, model(shard))
+        value = global_loss(model, shard, model(shard))
+    # One training step: local shares of the loss, gradients all-reduced.
+    model.local_loss(shard, model(shard)).backward()
+    grads = []
+    for p in model.parameters():
+        dist.all_reduce(p.grad)
+        grads.append(p.grad.clone())
+    if dist.get_rank() == 0:
+        torch.save({'h': h, 'loss': value, 'grads': grads}, path)
+
+
+@pytest.mark.parametrize('exchange', ['halo', 'allgather'])
+def test_two_processes_match_one(tmp_path, exchange):
+    path = tmp_path / 'out.pt'
+    spawn(distributed_run, 2, str(path), exchange)
+    out = torch.load(path)
+    edge_index, weight = random_graph(N, 400, seed=1)
+    adj = to_adjacency(edge_index, weight.double(), N)
+    net = make_net()
+    h = net(adj)
+    torch.testing.assert_close(out['h'], h.detach(), rtol=1e-5, atol=1e-8)
+    loss = symnmf_loss(adj, h)
+    assert out['loss'] == pytest.approx(float(loss), rel=1e-6)
+    loss.backward()
+    for got, p in zip(out['grads'], net.parameters()):
+        torch.testing.assert_close(got, p.grad, rtol=1e-5, atol=1e-8)
+
+
+def failing_run():
+    raise RuntimeError('rank failed on purpose')
+
+
+def test_a_failing_rank_fails_the_launch():
+    with pytest.raises(Exception, match='on purpose'):
+        spawn(failing_run, 2)
