@@ -122,6 +122,28 @@ def main() -> None:
                    for key, v in row.items()}, flush=True)
     print('wrote', write_csv('block_cost.csv', rows))
     plot(rows, output_path('block_cost.png'))
+    for row in slopes(rows):
+        print(row)
+
+
+def slopes(rows: list[dict]) -> list[dict]:
+    """Log-log slope of each measure against the number of nonzeros, per k
+    (1 = linear in edges)."""
+    import numpy as np
+
+    out = []
+    for k in sorted({r['k'] for r in rows}):
+        sub = [r for r in rows if r['k'] == k]
+        if len(sub) < 2:
+            continue
+        x = np.log([r['nnz'] for r in sub])
+        out.append({'k': k, **{
+            f'slope_{key}': round(float(np.polyfit(x, np.log(np.maximum(
+                [r[key] for r in sub], 1e-9)), 1)[0]), 3)
+            for key in ('spmm_s', 'block_fwd_s', 'block_fwd_bwd_s',
+                        'block_peak_mb', 'block_fwd_bwd_peak_mb')
+            if key in sub[0]}})
+    return out
 
 
 if __name__ == '__main__':

@@ -12,7 +12,9 @@ from typing import Callable, Sequence
 import torch
 from torch_geometric.utils import to_undirected
 
-RESULTS = os.path.join(os.path.dirname(__file__), 'results')
+# Where CSV and PNG files go; the smoke tests point it at a temporary folder.
+RESULTS = os.environ.get('PYG_SYMNMF_RESULTS',
+                         os.path.join(os.path.dirname(__file__), 'results'))
 
 
 def random_graph(num_nodes: int, avg_degree: float, seed: int = 0):

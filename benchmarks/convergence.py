@@ -73,6 +73,7 @@ def plot(rows, path):
         sub = [r for r in rows if r['method'] == method]
         style = dict(marker='o', linestyle='none', color='k', zorder=3) \
             if method == 'SymNMF-Net' else {}
+        sub = [r for r in sub if r['iteration'] > 0]  # log axis
         for ax, x in zip(axes, ('iteration', 'seconds')):
             ax.plot([r[x] for r in sub], [r['loss'] - best + 1e-3
                                            for r in sub], label=method,
@@ -81,7 +82,7 @@ def plot(rows, path):
         ax.set_xlabel(x)
         ax.set_yscale('log')
         ax.set_ylabel('loss - best loss + 1e-3')
-        ax.set_xscale('symlog', linthresh=1)
+    axes[0].set_xscale('log')
     axes[0].legend()
     fig.suptitle('digits (k = 10): convergence')
     fig.tight_layout()

@@ -69,3 +69,27 @@ def failing_run():
 def test_a_failing_rank_fails_the_launch():
     with pytest.raises(Exception, match='on purpose'):
         spawn(failing_run, 2)
+
+
+def test_torchrun_entry_point(tmp_path):
+    import subprocess
+    import sys
+    result = subprocess.run(
+        [sys.executable, '-m', 'torch.distributed.run', '--standalone',
+         '--nproc-per-node', '2', '-m', 'pyg_symnmf.distributed', '--nodes',
+         '3000', '-k', '4', '--blocks', '3', '--epochs', '2', '--exchange',
+         'halo'], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 'ranks 2' in result.stdout and 'communication share' in \
+        result.stdout
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+def test_model_runs_on_cuda():
+    edge_index, weight = random_graph()
+    net = SymNMFNet(3, num_blocks=4).cuda()
+    h = net(edge_index.cuda(), weight.cuda())
+    assert h.device.type == 'cuda'
+    torch.testing.assert_close(h.cpu(), net.cpu()(edge_index, weight),
+                               rtol=1e-4, atol=1e-6)
