@@ -56,8 +56,8 @@ def run_dataset(name: str, seed: int, epochs: int, iters: int):
                    .embed(data))
     add('SymNMF-Net (20 blocks)', h.argmax(1), sec, h)
     for method in METHODS:
-        h, sec = timed(lambda: symnmf(adj, k, method=method, seed=seed,
-                                      max_iter=iters, tol=0.0))
+        h, sec = timed(lambda method=method: symnmf(
+            adj, k, method=method, seed=seed, max_iter=iters, tol=0.0))
         add(f'{method.upper()} ({iters} it)', h.argmax(1), sec, h)
     a = sp.csr_matrix((raw.values().numpy(), raw.col().numpy(),
                        raw.csr.crow_indices().numpy()), shape=(n, n))

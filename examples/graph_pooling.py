@@ -47,7 +47,7 @@ train = Batch.from_data_list(make_graphs(40 if not args.quick else 8, 0))
 test = Batch.from_data_list(make_graphs(20 if not args.quick else 4, 1000))
 model = Net()
 optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
-for epoch in range(5 if args.quick else 150):
+for _ in range(5 if args.quick else 150):
     optimizer.zero_grad()
     logits, aux = model(train)
     loss = F.cross_entropy(logits, train.y) + aux

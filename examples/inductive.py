@@ -5,7 +5,6 @@ over seeds)."""
 import argparse
 
 import numpy as np
-import torch
 from torch_geometric.data import Batch
 
 from pyg_symnmf import SymNMFNet, datasets, metrics, symnmf

@@ -133,3 +133,36 @@ def test_k_larger_than_the_graph_and_data_without_edges():
         SymNMFNet(2).embed(Data(x=torch.rand(5, 3)))
     empty = Data(edge_index=torch.empty(2, 0, dtype=torch.long), num_nodes=5)
     assert torch.equal(SymNMFNet(2).embed(empty), torch.zeros(5, 2))
+
+
+def test_encoder_start_is_at_least_as_good_as_random_on_informative_features():
+    data = datasets.sbm((100, 100, 100), p_in=0.05, p_out=0.015,
+                        num_features=16, feature_noise=2.0, seed=0)
+    scores = {}
+    for name, encoder in [('random', None),
+                          ('encoder', GCN(16, 32, num_layers=2,
+                                          out_channels=3))]:
+        torch.manual_seed(0)
+        net = SymNMFNet(3, num_blocks=10, encoder=encoder)
+        net.fit(data, epochs=60, progress=False)
+        scores[name] = metrics.nmi(data.y, net.predict(data))
+    assert scores['encoder'] >= scores['random'], scores
+
+
+def test_a_supervised_term_on_a_node_mask_steers_the_communities():
+    # No community structure: only the labelled mask can place the nodes.
+    data = datasets.sbm((40, 40), p_in=0.05, p_out=0.05, num_features=4,
+                        feature_noise=3.0, seed=0)
+    mask = torch.zeros(80, dtype=torch.bool)
+    mask[::4] = True
+
+    def supervised(h):
+        return torch.nn.functional.cross_entropy(10 * h[mask], data.y[mask])
+
+    torch.manual_seed(0)
+    net = SymNMFNet(2, num_blocks=3, encoder=GCN(4, 16, num_layers=2,
+                                                 out_channels=2))
+    net.fit(data, epochs=100, lr=0.02, supervised_loss=supervised,
+            progress=False)
+    pred = net.predict(data)
+    assert (pred[mask] == data.y[mask]).float().mean() >= 0.9

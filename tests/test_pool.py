@@ -1,7 +1,7 @@
 import torch
 from torch_geometric.data import Batch, Data
 
-from pyg_symnmf import SymNMFPooling, to_adjacency
+from pyg_symnmf import SymNMFPooling
 
 from conftest import dense, normalized, random_graph
 

@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch_geometric.data import Data
 
-from pyg_symnmf import SymNMFNet, SymNMFNetConv, datasets
+from pyg_symnmf import SymNMFNet, datasets
 from pyg_symnmf.cli import main
 from pyg_symnmf.transforms import DetectCommunities
 

@@ -74,3 +74,11 @@ def test_invalid_transform_arguments():
         DetectCommunities('anls')
     with pytest.raises(TypeError, match='SymNMFNet'):
         DetectCommunities(torch.nn.Linear(2, 2))
+
+
+def test_transform_applied_per_graph_by_a_pyg_dataset():
+    from torch_geometric.datasets import KarateClub
+    dataset = KarateClub(transform=DetectCommunities('anls', k=4))
+    data = dataset[0]
+    assert data.community.shape == (34,) and data.membership.shape == (34, 4)
+    assert metrics.nmi(data.y, data.community) >= 0.6
