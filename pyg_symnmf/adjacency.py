@@ -131,7 +131,7 @@ def to_adjacency(
         if num_nodes is not None and num_nodes != adj.num_nodes:
             raise ValueError(f"num_nodes={num_nodes} does not match the "
                              f"adjacency's {adj.num_nodes} nodes")
-        return adj if dtype is None else adj.to(dtype)
+        return adj if dtype in (None, adj.dtype) else adj.to(dtype)
 
     row, col, value, n = _to_coo(adj, edge_weight, num_nodes)
     value = _check_values(value, dtype)

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 from torch_geometric.utils import scatter, to_dense_batch
 
-from .adjacency import Adjacency
+from .adjacency import Adjacency, to_adjacency
 
 
 class _Propagate(torch.autograd.Function):
@@ -163,10 +163,21 @@ def sq_norm_per_graph(adj: Adjacency, batch: Tensor) -> Tensor:
     return scatter(adj.values().square(), batch[adj.row()], 0, num_graphs)
 
 
-def symnmf_loss(adj: Adjacency, h: Tensor,
+def symnmf_loss(edge_index, h: Tensor, edge_weight: Optional[Tensor] = None,
+                num_nodes: Optional[int] = None, *, normalize: bool = True,
                 batch: Optional[Tensor] = None) -> Tensor:
     r"""The SymNMF loss :math:`\|\mathbf{A}-\mathbf{H}\mathbf{H}^\top\|_F^2`
-    in :math:`O(|\mathcal{E}|k + Nk^2)` (see :func:`symnmf_loss_parts`)."""
+    of memberships ``h`` :math:`(N, k)` on a graph in any form
+    :func:`~pyg_symnmf.to_adjacency` accepts (an
+    :class:`~pyg_symnmf.Adjacency` is used as is), computed from the
+    nonzeros of :math:`\mathbf{A}` in :math:`O(|\mathcal{E}|k + Nk^2)`
+    (see :func:`symnmf_loss_parts`). Differentiable in ``h``; one loss per
+    graph with ``batch``."""
+    if num_nodes is None and isinstance(h, Tensor):
+        num_nodes = h.size(0)
+    adj = to_adjacency(edge_index, edge_weight, num_nodes,
+                       normalize=normalize,
+                       dtype=h.dtype if isinstance(h, Tensor) else None)
     return symnmf_loss_parts(adj, h, propagate(adj, h), batch)
 
 

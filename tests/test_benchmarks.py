@@ -15,6 +15,7 @@ BENCHMARKS = pathlib.Path(__file__).parents[1] / 'benchmarks'
     ('quality.py', ['quality.csv', 'quality_runs.csv']),
     ('convergence.py', ['convergence.csv', 'convergence.png']),
     ('scale.py', ['scale.csv']),
+    ('ablation.py', ['ablation.csv', 'ablation_runs.csv']),
 ])
 def test_benchmark_quick(script, outputs, tmp_path):
     env = {**os.environ, 'PYG_SYMNMF_RESULTS': str(tmp_path)}

@@ -82,7 +82,7 @@ def test_batched_operations_equal_graph_by_graph():
     h = torch.rand(batch.num_nodes, K, dtype=torch.float64)
     alpha = torch.tensor(0.1, dtype=torch.float64)
     out = block_update(adj, h, alpha, batch=batch.batch)
-    losses = symnmf_loss(adj, h, batch.batch)
+    losses = symnmf_loss(adj, h, batch=batch.batch)
     assert gram(h, batch.batch).shape == (3, K, K)
     for i in range(3):
         data = batch.get_example(i)

@@ -5,7 +5,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyg_symnmf import METHODS, SymNMFNet, symnmf, symnmf_loss, to_adjacency
-from pyg_symnmf.functional import symnmf_loss as loss_of
 
 from conftest import dense, normalized, random_graph
 
@@ -89,8 +88,9 @@ def test_every_input_format_gives_the_same_h(case):
             symnmf(graph, k, h0=h, max_iter=3), expected)
 
 
-def test_loss_of_an_adjacency_equals_the_public_loss():
+def test_loss_of_an_adjacency_equals_the_loss_of_its_edge_index():
     edge_index, weight = random_graph()
     h = torch.rand(30, 2)
-    torch.testing.assert_close(loss_of(to_adjacency(edge_index, weight), h),
-                               symnmf_loss(edge_index, h, weight))
+    torch.testing.assert_close(
+        symnmf_loss(to_adjacency(edge_index, weight), h),
+        symnmf_loss(edge_index, h, weight))
