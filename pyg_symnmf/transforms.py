@@ -34,8 +34,8 @@ class SelfTuningKNNGraph(BaseTransform):
     ``num_neighbors`` nearest neighbours; the edge set is symmetrised (union)
     and the weights, symmetric by construction, are written to
     ``data.edge_index`` / ``data.edge_weight``. Neighbours come from
-    scikit-learn's tree search on chunks of rows, so no :math:`N \times N`
-    distance matrix is ever formed.
+    scikit-learn's search (a tree, or brute force over memory-bounded chunks
+    of rows), so no :math:`N \times N` distance matrix is ever formed.
 
     Args:
         num_neighbors (int): Neighbours per node. (default: :obj:`7`)

@@ -93,3 +93,22 @@ def test_model_runs_on_cuda():
     assert h.device.type == 'cuda'
     torch.testing.assert_close(h.cpu(), net.cpu()(edge_index, weight),
                                rtol=1e-4, atol=1e-6)
+
+
+def halo_sizes(path):
+    n = 100  # a path graph: rank 0 owns 0..49 and references 0..50
+    edge_index = torch.stack([torch.arange(n - 1), torch.arange(1, n)])
+    edge_index = torch.cat([edge_index, edge_index.flip(0)], dim=1)
+    shard = shard_graph(edge_index, None, n, exchange='halo')
+    sizes = [None, None]
+    dist.all_gather_object(sizes, (sum(shard.recv_splits),
+                                   sum(shard.send_splits)))
+    if dist.get_rank() == 0:
+        torch.save(sizes, path)
+
+
+def test_halo_exchange_moves_only_referenced_rows(tmp_path):
+    spawn(halo_sizes, 2, str(tmp_path / 'sizes.pt'))
+    # Each rank needs its 50 rows plus one neighbour across the cut, and
+    # sends its 50 rows to itself plus one to the other rank.
+    assert torch.load(tmp_path / 'sizes.pt') == [(51, 51), (51, 51)]
