@@ -63,6 +63,12 @@ def _graph_and_labels(edge_index, communities, edge_weight, num_nodes):
     return adj, labels, int(labels.max()) + 1
 
 
+def _per_community(labels: Tensor, values: Tensor, num: int) -> Tensor:
+    """Sum of ``values`` per community label."""
+    out = torch.zeros(num, dtype=values.dtype, device=values.device)
+    return out.index_add_(0, labels, values)
+
+
 def modularity(edge_index, communities, edge_weight: Optional[Tensor] = None,
                num_nodes: Optional[int] = None) -> float:
     r"""Newman's modularity :math:`Q = \sum_c \big[\frac{L_c}{2m} -
@@ -76,10 +82,8 @@ def modularity(edge_index, communities, edge_weight: Optional[Tensor] = None,
         return 0.0
     row, col, val = adj.row(), adj.col(), adj.values()
     same = labels[row] == labels[col]
-    inside = torch.zeros(num, dtype=val.dtype).index_add_(
-        0, labels[row[same]], val[same])
-    vol = torch.zeros(num, dtype=val.dtype).index_add_(0, labels,
-                                                       adj.degree())
+    inside = _per_community(labels[row[same]], val[same], num)
+    vol = _per_community(labels, adj.degree(), num)
     return float((inside / two_m - (vol / two_m).square()).sum())
 
 
@@ -92,10 +96,8 @@ def conductance(edge_index, communities, edge_weight: Optional[Tensor] = None,
                                          edge_weight, num_nodes)
     row, col, val = adj.row(), adj.col(), adj.values()
     crossing = labels[row] != labels[col]
-    cut = torch.zeros(num, dtype=val.dtype).index_add_(
-        0, labels[row[crossing]], val[crossing])
-    vol = torch.zeros(num, dtype=val.dtype).index_add_(0, labels,
-                                                       adj.degree())
+    cut = _per_community(labels[row[crossing]], val[crossing], num)
+    vol = _per_community(labels, adj.degree(), num)
     denom = torch.minimum(vol, val.sum() - vol)
     valid = denom > 0
     if not bool(valid.any()):

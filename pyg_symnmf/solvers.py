@@ -101,7 +101,8 @@ def symnmf(
         if bool((h0 < 0).any()) or not bool(torch.isfinite(h0).all()):
             raise ValueError("'h0' must be finite and nonnegative")
         h = h0.detach().clone()
-    step = _STEPS[method](adj, torch.tensor(alpha, dtype=adj.dtype))
+    step = _STEPS[method](adj, torch.tensor(alpha, dtype=adj.dtype,
+                                            device=adj.device))
     with torch.no_grad():
         h, history = _iterate(adj, h, step, max_iter, tol, verbose)
     return (h, history) if return_history else h

@@ -286,7 +286,8 @@ def overlapping_communities(membership: Tensor, threshold: float) -> Tensor:
     if not 0 < threshold <= 1:
         raise ValueError(f"'threshold' must be in (0, 1], got {threshold}")
     mask = membership >= threshold
-    mask[torch.arange(mask.size(0)), membership.argmax(dim=1)] = True
+    rows = torch.arange(mask.size(0), device=mask.device)
+    mask[rows, membership.argmax(dim=1)] = True
     return mask
 
 
