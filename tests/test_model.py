@@ -166,3 +166,21 @@ def test_a_supervised_term_on_a_node_mask_steers_the_communities():
             progress=False)
     pred = net.predict(data)
     assert (pred[mask] == data.y[mask]).float().mean() >= 0.9
+
+
+def test_every_graph_format_gives_the_same_memberships():
+    from torch_geometric import EdgeIndex
+    from torch_geometric.typing import WITH_TORCH_SPARSE, SparseTensor
+
+    edge_index, weight = random_graph()
+    net = SymNMFNet(3, num_blocks=5)
+    expected = net(edge_index, weight, num_nodes=30)
+    a = torch.sparse_coo_tensor(edge_index, weight, (30, 30))
+    graphs = [(EdgeIndex(edge_index, sparse_size=(30, 30)), weight),
+              (a, None), (a.to_sparse_csr(), None), (a.to_dense(), None)]
+    if WITH_TORCH_SPARSE:
+        graphs.append((SparseTensor.from_torch_sparse_coo_tensor(a), None))
+    for graph, w in graphs:
+        torch.testing.assert_close(net(graph, w), expected)
+    data = Data(adj_t=graphs[-1][0], num_nodes=30)
+    torch.testing.assert_close(net.embed(data), expected)
