@@ -11,8 +11,8 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from common import machine, write_csv
-from pyg_symnmf import SymNMFNet, datasets, metrics, symnmf, to_adjacency
+from common import digits_graph, machine, write_csv
+from pyg_symnmf import SymNMFNet, metrics, symnmf
 from pyg_symnmf.functional import symnmf_loss
 from pyg_symnmf.init import random_membership
 
@@ -49,10 +49,7 @@ def main():
     if args.quick:
         args.seeds, args.epochs, args.blocks = 1, 2, 3
     print(machine())
-    data = datasets.digits()
-    normalize = datasets.NORMALIZE['digits']
-    adj = to_adjacency(data.edge_index, data.edge_weight,
-                       normalize=normalize)
+    data, normalize, adj = digits_graph()
     rows = []
     for seed in range(args.seeds):
         for name, kwargs in VARIANTS.items():

@@ -83,3 +83,14 @@ def write_csv(name: str, rows: Sequence[dict]) -> str:
 def output_path(name: str) -> str:
     os.makedirs(RESULTS, exist_ok=True)
     return os.path.join(RESULTS, name)
+
+
+def digits_graph():
+    """The digits graph, whether it is factored normalised, and its
+    operator: ``(data, normalize, adj)``."""
+    from pyg_symnmf import datasets, to_adjacency
+
+    data = datasets.digits()
+    normalize = datasets.NORMALIZE['digits']
+    return data, normalize, to_adjacency(data.edge_index, data.edge_weight,
+                                         normalize=normalize)

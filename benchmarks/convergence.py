@@ -10,8 +10,8 @@ import time
 
 import torch
 
-from common import machine, output_path, write_csv
-from pyg_symnmf import METHODS, SymNMFNet, datasets, symnmf, to_adjacency
+from common import digits_graph, machine, output_path, write_csv
+from pyg_symnmf import METHODS, SymNMFNet, symnmf
 from pyg_symnmf.functional import symnmf_loss
 
 
@@ -27,10 +27,7 @@ def main():
     if args.quick:
         args.iters, args.depths, args.epochs = 10, [2, 4], 3
     print(machine())
-    data = datasets.digits()
-    normalize = datasets.NORMALIZE['digits']
-    adj = to_adjacency(data.edge_index, data.edge_weight,
-                       normalize=normalize)
+    data, normalize, adj = digits_graph()
     rows = []
     for method in METHODS:
         start = time.perf_counter()
