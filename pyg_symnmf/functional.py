@@ -129,6 +129,8 @@ def block_update(adj: Optional[Adjacency], h: Tensor, alpha: Tensor,
     """
     p = propagate(adj, h, alpha) if ah is None else torch.addcmul(ah, alpha, h)
     m = inversion_layer(gram(h, batch) if g is None else g, alpha, weight)
+    if bias is not None:
+        bias = bias.to(p.dtype)
     if batch is None:
         out = p @ m if bias is None else torch.addmm(bias, p, m)
     else:

@@ -49,6 +49,9 @@ def test_float64_model_and_graph():
     net = SymNMFNet(3, num_blocks=4).double()
     h = net(edge_index, weight.double(), h=torch.rand(30, 3).double())
     assert h.dtype == torch.float64
+    # A float32 model (bias included) follows a float64 graph.
+    h = SymNMFNet(3, num_blocks=4, bias=True)(edge_index, weight.double())
+    assert h.dtype == torch.float64
 
 
 malformed_tensors = st.one_of(
