@@ -143,15 +143,25 @@ def to_adjacency(
     row, col = edge_index[0], edge_index[1]
     row, col, value = _symmetric(row, col, value, n, symmetrize)
     if normalize:
-        deg = torch.zeros(n, dtype=value.dtype, device=value.device)
-        deg.index_add_(0, row, value)
-        inv_sqrt = deg.pow(-0.5).masked_fill_(deg == 0, 0.0)
+        inv_sqrt = inv_sqrt_degree(row, value, n)
         value = inv_sqrt[row] * value * inv_sqrt[col]
+    return Adjacency(csr_matrix(row, col, value, (n, n)), value.square().sum())
+
+
+def inv_sqrt_degree(row: Tensor, value: Tensor, num_rows: int) -> Tensor:
+    r""":math:`d_i^{-1/2}` of each row's weighted degree (0 for empty rows)."""
+    deg = torch.zeros(num_rows, dtype=value.dtype, device=value.device)
+    deg.index_add_(0, row, value)
+    return deg.pow(-0.5).masked_fill_(deg == 0, 0.0)
+
+
+def csr_matrix(row: Tensor, col: Tensor, value: Tensor,
+               shape: tuple[int, int]) -> Tensor:
+    """A CSR tensor from row-sorted COO entries (no invariant checks)."""
     with warnings.catch_warnings():  # CSR's "beta" notice, on every build
         warnings.simplefilter('ignore', UserWarning)
-        csr = torch.sparse_csr_tensor(index2ptr(row, n), col, value, (n, n),
-                                      check_invariants=False)
-    return Adjacency(csr, value.square().sum())
+        return torch.sparse_csr_tensor(index2ptr(row, shape[0]), col, value,
+                                       shape, check_invariants=False)
 
 
 def _to_coo(adj: Any, edge_weight: Optional[Tensor],

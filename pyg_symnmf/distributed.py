@@ -34,10 +34,9 @@ import torch
 import torch.distributed as dist
 import torch.distributed.nn.functional as dist_fn
 from torch import Tensor
-from torch_geometric.index import index2ptr
 from torch_geometric.utils import coalesce
 
-from .adjacency import _check_values
+from .adjacency import _check_values, csr_matrix, inv_sqrt_degree
 from .functional import block_update, check_rank
 from .nn import SymNMFNet
 
@@ -65,10 +64,6 @@ class Shard:
     send_splits: list[int]
     recv_splits: list[int]
     sq_norm: Tensor  # this rank's share of ||A||_F^2
-
-    @property
-    def num_local(self) -> int:
-        return self.end - self.start
 
 
 def shard_graph(edge_index: Tensor, edge_weight: Optional[Tensor],
@@ -110,27 +105,19 @@ def shard_graph(edge_index: Tensor, edge_weight: Optional[Tensor],
     send_index -= start
     ext_col = torch.searchsorted(needed, col)
     n_local, n_ext = end - start, needed.numel()
-    shard = Shard(num_nodes, start, end, _csr(row, ext_col, weight, n_local,
-                                              n_ext), None, send_index,
+    # The exchange plan first: normalising needs it for remote degrees.
+    shard = Shard(num_nodes, start, end, None, None, send_index,
                   send_splits.tolist(), recv_splits.tolist(), None)
-    if normalize:  # D^-1/2 A D^-1/2 needs the degrees of referenced nodes
-        deg = torch.zeros(n_local, dtype=weight.dtype, device=weight.device)
-        deg.index_add_(0, row, weight)
-        inv = deg.pow(-0.5).masked_fill_(deg == 0, 0)
+    if normalize:
+        inv = inv_sqrt_degree(row, weight, n_local)
         inv_ext = exchange_rows(shard, inv.unsqueeze(1)).squeeze(1)
         weight = inv[row] * weight * inv_ext[ext_col]
-        shard.csr = _csr(row, ext_col, weight, n_local, n_ext)
+    shard.csr = csr_matrix(row, ext_col, weight, (n_local, n_ext))
     order = torch.argsort(ext_col * n_local + row)
-    shard.csr_t = _csr(ext_col[order], row[order], weight[order], n_ext,
-                       n_local)
+    shard.csr_t = csr_matrix(ext_col[order], row[order], weight[order],
+                             (n_ext, n_local))
     shard.sq_norm = weight.square().sum()
     return shard
-
-
-def _csr(row: Tensor, col: Tensor, value: Tensor, rows: int,
-         cols: int) -> Tensor:
-    return torch.sparse_csr_tensor(index2ptr(row, rows), col, value,
-                                   (rows, cols), check_invariants=False)
 
 
 def exchange_rows(shard: Shard, h: Tensor) -> Tensor:

@@ -12,6 +12,7 @@ from sklearn.metrics import (adjusted_rand_score, confusion_matrix,
 from torch import Tensor
 
 from .adjacency import to_adjacency
+from .functional import symnmf_loss
 
 
 def _labels(y, name: str) -> np.ndarray:
@@ -111,8 +112,6 @@ def report(data, communities, h: Optional[Tensor] = None,
     ARI when ``data.y`` exists, modularity and conductance on the raw
     weights, and the SymNMF loss of ``h`` on ``adj`` (the operator it was
     factored on) when both are given."""
-    from .functional import symnmf_loss  # metrics need it only here
-
     row = {}
     if data.get('y') is not None:
         row['ACC'] = clustering_accuracy(data.y, communities)
