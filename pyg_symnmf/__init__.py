@@ -1,16 +1,19 @@
 """SymNMF-Net for PyTorch Geometric: unrolled symmetric NMF layers for
 community detection and nonnegative node embeddings."""
-from . import datasets, functional, metrics, transforms
-from .adjacency import Adjacency, to_adjacency
+from . import (datasets, functional, init, metrics, readout, solvers,
+               transforms)
+from .adjacency import Adjacency, GraphLike, OperatorCache, to_adjacency
+from .estimator import SymNMFClustering
+from .exceptions import ConvergenceWarning
+from .factorize import METHODS, symnmf
 from .functional import symnmf_loss
 from .nn import SymNMFNet, SymNMFNetConv, SymNMFPooling
-from .solvers import METHODS, symnmf
 
-__version__ = '0.1.0'
+__version__ = '0.2.0'
 
 __all__ = [
-    'Adjacency', 'to_adjacency', 'SymNMFNetConv', 'SymNMFNet',
-    'SymNMFPooling', 'symnmf',
-    'symnmf_loss', 'METHODS', 'metrics', 'transforms', 'datasets',
-    'functional',
+    'Adjacency', 'GraphLike', 'OperatorCache', 'to_adjacency',
+    'SymNMFNetConv', 'SymNMFNet', 'SymNMFPooling', 'SymNMFClustering',
+    'symnmf', 'symnmf_loss', 'METHODS', 'ConvergenceWarning',
+    'datasets', 'functional', 'init', 'metrics', 'readout', 'solvers', 'transforms',
 ]

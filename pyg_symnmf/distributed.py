@@ -19,26 +19,33 @@ The collectives are the differentiable ones of
 exchange; each rank back-propagates its share of the loss and the block
 parameters' gradients are all-reduced. Launch with
 ``torchrun --nproc-per-node P -m pyg_symnmf.distributed ...`` or call
-:func:`spawn` from Python.
+:func:`pyg_symnmf.testing.spawn` from Python. The graph is validated by
+:func:`~pyg_symnmf.to_adjacency`, the same check as the single-process
+path, on every rank before any collective, so bad input raises the same
+clear error everywhere.
 """
 from __future__ import annotations
 
 import argparse
 import os
-import socket
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 import torch.distributed as dist
 import torch.distributed.nn.functional as dist_fn
 from torch import Tensor
-from torch_geometric.utils import coalesce
 
-from .adjacency import _check_values, csr_matrix, inv_sqrt_degree
-from .functional import block_update, check_rank
+from .adjacency import GraphLike, to_adjacency
+from .init import random_membership
 from .nn import SymNMFNet
+from .training import train
+from .validation import check_rank
+
+__all__ = ['Shard', 'shard_graph', 'node_range', 'exchange_rows',
+           'local_product', 'global_gram', 'DistributedSymNMFNet',
+           'initial', 'global_loss', 'gather_rows']
 
 
 def node_range(num_nodes: int, rank: int, world_size: int) -> tuple[int, int]:
@@ -54,7 +61,8 @@ class Shard:
     ``csr`` is ``(n_local, n_ext)`` over the referenced nodes in global
     order; ``csr_t`` its transpose (for the backward pass); rank ``r``
     sends ``h[send_index[send_splits[:r].sum():...]]`` to each peer and
-    receives ``recv_splits[r]`` rows from each."""
+    receives ``recv_splits[r]`` rows from each. ``h0`` holds this rank's
+    rows of the single-process random start."""
     num_nodes: int
     start: int
     end: int
@@ -64,29 +72,31 @@ class Shard:
     send_splits: list[int]
     recv_splits: list[int]
     sq_norm: Tensor  # this rank's share of ||A||_F^2
+    scale: Tensor
 
 
-def shard_graph(edge_index: Tensor, edge_weight: Optional[Tensor],
+def shard_graph(edge_index: GraphLike, edge_weight: Optional[Tensor],
                 num_nodes: int, *, normalize: bool = True,
                 exchange: str = 'auto', k: int = 16,
-                allgather_bytes: int = 64 * 2**20) -> Shard:
-    r"""Builds this rank's :class:`Shard` from a global, symmetric
-    ``edge_index`` (every rank passes the same one, or at least every edge
-    whose source it owns). ``exchange="auto"`` gathers all of
-    :math:`\mathbf{H}` when :math:`N k` floats fit in ``allgather_bytes``,
-    else exchanges the halo only. Collective: every rank must call it."""
+                allgather_bytes: int = 64 * 2**20,
+                dtype: Optional[torch.dtype] = None) -> Shard:
+    r"""Builds this rank's :class:`Shard` from the global graph (every rank
+    passes the same one). The graph is validated and normalised by
+    :func:`~pyg_symnmf.to_adjacency` first, exactly as in one process.
+    ``exchange="auto"`` gathers all of :math:`\mathbf{H}` when :math:`N k`
+    floats fit in ``allgather_bytes``, else exchanges the halo only.
+    Collective: every rank must call it."""
     if exchange not in ('auto', 'allgather', 'halo'):
         raise ValueError(f"'exchange' must be 'auto', 'allgather' or 'halo', "
                          f"got {exchange!r}")
+    adj = to_adjacency(edge_index, edge_weight, num_nodes,
+                       normalize=normalize, dtype=dtype).detach()
     rank, world = dist.get_rank(), dist.get_world_size()
     start, end = node_range(num_nodes, rank, world)
-    if edge_weight is None:
-        edge_weight = torch.ones(edge_index.size(1), device=edge_index.device)
-    mine = (edge_index[0] >= start) & (edge_index[0] < end)
-    local_index, weight = coalesce(edge_index[:, mine],
-                                   _check_values(edge_weight[mine], None),
-                                   num_nodes)
-    row, col = local_index[0] - start, local_index[1]
+    crow = adj.csr.crow_indices()
+    lo, hi = int(crow[start]), int(crow[end])
+    row = adj.row()[lo:hi] - start
+    col, weight = adj.col()[lo:hi], adj.values[lo:hi]
     if exchange == 'auto':
         exchange = 'allgather' if num_nodes * k * 4 <= allgather_bytes \
             else 'halo'
@@ -105,19 +115,21 @@ def shard_graph(edge_index: Tensor, edge_weight: Optional[Tensor],
     send_index -= start
     ext_col = torch.searchsorted(needed, col)
     n_local, n_ext = end - start, needed.numel()
-    # The exchange plan first: normalising needs it for remote degrees.
-    shard = Shard(num_nodes, start, end, None, None, send_index,
-                  send_splits.tolist(), recv_splits.tolist(), None)
-    if normalize:
-        inv = inv_sqrt_degree(row, weight, n_local)
-        inv_ext = exchange_rows(shard, inv.unsqueeze(1)).squeeze(1)
-        weight = inv[row] * weight * inv_ext[ext_col]
-    shard.csr = csr_matrix(row, ext_col, weight, (n_local, n_ext))
     order = torch.argsort(ext_col * n_local + row)
-    shard.csr_t = csr_matrix(ext_col[order], row[order], weight[order],
-                             (n_ext, n_local))
-    shard.sq_norm = weight.square().sum()
-    return shard
+    return Shard(num_nodes, start, end,
+                 _csr(row, ext_col, weight, (n_local, n_ext)),
+                 _csr(ext_col[order], row[order], weight[order],
+                      (n_ext, n_local)),
+                 send_index, send_splits.tolist(), recv_splits.tolist(),
+                 weight.square().sum(), adj.scale.detach())
+
+
+def _csr(row: Tensor, col: Tensor, value: Tensor,
+         shape: tuple[int, int]) -> Tensor:
+    """A CSR tensor from row-sorted COO entries."""
+    from torch_geometric.utils import to_torch_csr_tensor
+    return to_torch_csr_tensor(torch.stack([row, col]), value, shape,
+                               is_coalesced=True)
 
 
 def exchange_rows(shard: Shard, h: Tensor) -> Tensor:
@@ -155,7 +167,7 @@ def global_gram(h: Tensor) -> Tensor:
 class DistributedSymNMFNet(torch.nn.Module):
     r"""Runs a :class:`~pyg_symnmf.SymNMFNet`'s blocks on row-partitioned
     shards; the result on each rank is its rows of the single-process
-    :math:`\mathbf{H}_T`.
+    :math:`\mathbf{H}_T` from the same start.
 
     Args:
         net (SymNMFNet): The model (its parameters are used as they are,
@@ -164,59 +176,60 @@ class DistributedSymNMFNet(torch.nn.Module):
 
     def __init__(self, net: SymNMFNet) -> None:
         super().__init__()
-        if net.encoder is not None or net.init != 'random':
-            raise ValueError("The distributed model supports init='random' "
-                             "without an encoder")
         self.net = net
         self.timings = {'communication_s': 0.0}
 
-    def initial(self, shard: Shard, dtype: torch.dtype) -> Tensor:
-        """This rank's rows of the single-process random start."""
-        deg_sum = dist_fn.all_reduce(shard.csr.values().sum().reshape(1))
-        mean = deg_sum[0] / shard.num_nodes**2
-        gen = torch.Generator(device=shard.csr.device).manual_seed(
-            self.net.seed)
-        h = torch.rand(shard.num_nodes, self.net.k, generator=gen,
-                       dtype=dtype, device=shard.csr.device)
-        return h[shard.start:shard.end] * (2 * (mean / self.net.k).sqrt())
-
-    def forward(self, shard: Shard) -> Tensor:
-        h = self.initial(shard, shard.csr.dtype)
-        for t in range(self.net.num_blocks):
+    def forward(self, shard: Shard, h: Tensor) -> Tensor:
+        """``h``: this rank's rows of the start (see :meth:`initial`)."""
+        h_prev = h
+        for t in range(self.net.num_layers):
             block = self.net.blocks[t % len(self.net.blocks)]
+            alpha = block.scaled_alpha(shard.scale, h.dtype)
             start = time.perf_counter()
             h_ext, g = exchange_rows(shard, h), global_gram(h)
+            if h.is_cuda:  # collectives are asynchronous on accelerators
+                torch.cuda.synchronize(h.device)
             self.timings['communication_s'] += time.perf_counter() - start
-            ah = _LocalSpMM.apply(shard.csr, shard.csr_t, h_ext)
-            h = block_update(None, h, block.alpha, block.weight, block.bias,
-                             ah=ah, g=g)
+            p = _LocalSpMM.apply(shard.csr, shard.csr_t, h_ext) + alpha * h
+            h_prev, h = h, block.update(h, p, g, alpha, h_prev=h_prev)
         return h
 
     def local_loss(self, shard: Shard, h: Tensor) -> Tensor:
         r"""This rank's share of :math:`\|\mathbf{A}-\mathbf{H}\mathbf{H}^\top
-        \|_F^2`; the shares sum to the loss (see :func:`loss`)."""
+        \|_F^2`; the shares sum to the loss (see :func:`global_loss`)."""
         cross = (h * local_product(shard, h)).sum()
         gram_sq = global_gram(h).square().sum() / dist.get_world_size()
         return shard.sq_norm - 2 * cross + gram_sq
 
-    def fit(self, shard: Shard, epochs: int = 300, lr: float = 0.01
-            ) -> 'DistributedSymNMFNet':
-        """The same training as :meth:`SymNMFNet.fit` (Adam, cosine decay),
-        with gradients all-reduced over ranks."""
-        params = [p for p in self.parameters() if p.requires_grad]
-        optimizer = torch.optim.Adam(params, lr=lr)
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimizer, max(epochs, 1))
-        scale = 1.0 / float(dist_fn.all_reduce(
-            shard.sq_norm.reshape(1)).clamp_min(1e-12))
-        for _ in range(epochs):
-            optimizer.zero_grad()
-            (self.local_loss(shard, self(shard)) * scale).backward()
-            for p in params:
-                dist.all_reduce(p.grad)
-            optimizer.step()
-            schedule.step()
-        return self
+    def fit(self, shard: Shard, h0: Tensor, epochs: int = 300,
+            lr: float = 0.01) -> list[float]:
+        """Trains with :func:`pyg_symnmf.training.train`, the estimator's
+        loop (Adam, cosine decay, best parameters kept), with gradients
+        all-reduced over ranks; returns the global loss curve."""
+        total = float(dist_fn.all_reduce(shard.sq_norm.reshape(1).clone()))
+        scale = 1.0 / max(total, 1e-12)
+
+        def all_reduce_grads() -> None:
+            for p in self.parameters():
+                if p.grad is not None:
+                    dist.all_reduce(p.grad)
+
+        curve = train(self, lambda: self.local_loss(shard, self(shard, h0))
+                      * scale, epochs=epochs, lr=lr,
+                      after_backward=all_reduce_grads,
+                      global_value=lambda loss: float(dist_fn.all_reduce(
+                          loss.reshape(1).clone())))
+        return [value / scale for value in curve]
+
+
+def initial(shard: Shard, edge_index: GraphLike, edge_weight: Optional[Tensor],
+            k: int, seed: int = 0, normalize: bool = True,
+            dtype: Optional[torch.dtype] = None) -> Tensor:
+    """This rank's rows of the single-process random start
+    (:func:`~pyg_symnmf.init.random_membership` of the same graph)."""
+    adj = to_adjacency(edge_index, edge_weight, shard.num_nodes,
+                       normalize=normalize, dtype=dtype).detach()
+    return random_membership(adj, k, seed)[shard.start:shard.end]
 
 
 def global_loss(model: DistributedSymNMFNet, shard: Shard, h: Tensor) -> float:
@@ -236,29 +249,6 @@ def gather_rows(shard: Shard, h: Tensor) -> Tensor:
     parts = [torch.empty_like(padded) for _ in range(world)]
     dist.all_gather(parts, padded)
     return torch.cat([part[:size] for part, size in zip(parts, sizes)])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def _worker(rank: int, world_size: int, port: int, fn: Callable, args):
-    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}',
-                            rank=rank, world_size=world_size)
-    try:
-        fn(*args)
-    finally:
-        dist.destroy_process_group()
-
-
-def spawn(fn: Callable, world_size: int, *args) -> None:
-    """Runs ``fn(*args)`` on ``world_size`` local gloo processes (one
-    process group on a free localhost port). Raises if any rank fails; the
-    others are terminated."""
-    torch.multiprocessing.spawn(_worker, (world_size, _free_port(), fn, args),
-                                nprocs=world_size, join=True)
 
 
 def main(argv=None) -> None:
@@ -283,24 +273,24 @@ def main(argv=None) -> None:
     if args.graph:
         edge_index, num_nodes = torch.load(args.graph)
     else:
-        from torch_geometric.utils import to_undirected
+        from .testing import random_graph
         num_nodes = args.nodes
-        gen = torch.Generator().manual_seed(0)
-        edge_index = to_undirected(torch.randint(
-            num_nodes, (2, int(num_nodes * args.degree / 2)), generator=gen),
-            num_nodes=num_nodes)
+        edge_index, _ = random_graph(num_nodes, int(num_nodes * args.degree
+                                                    / 2), weighted=False)
     check_rank(args.k, num_nodes)
-    shard = shard_graph(edge_index.to(device), None, num_nodes, k=args.k,
+    edge_index = edge_index.to(device)
+    shard = shard_graph(edge_index, None, num_nodes, k=args.k,
                         exchange=args.exchange)
+    h0 = initial(shard, edge_index, None, args.k)
     del edge_index
     model = DistributedSymNMFNet(SymNMFNet(args.k, args.blocks)).to(device)
     if args.epochs:
-        model.fit(shard, epochs=args.epochs)
+        model.fit(shard, h0, epochs=args.epochs)
     model.timings = {'communication_s': 0.0}
     dist.barrier()
     start = time.perf_counter()
     with torch.no_grad():
-        h = model(shard)
+        h = model(shard, h0)
     total = time.perf_counter() - start
     value = global_loss(model, shard, h)
     if dist.get_rank() == 0:

@@ -1,4 +1,4 @@
-r"""Stateless SymNMF math on an :class:`~pyg_symnmf.adjacency.Adjacency`.
+r"""Stateless SymNMF math on an :class:`~pyg_symnmf.Adjacency`.
 
 Nothing here forms :math:`\mathbf{H}\mathbf{H}^\top`: the only
 :math:`O(|\mathcal{E}|)` work is the sparse-dense product
@@ -14,15 +14,24 @@ import torch
 from torch import Tensor
 from torch_geometric.utils import scatter, to_dense_batch
 
-from .adjacency import Adjacency, to_adjacency
+from .adjacency import Adjacency, GraphLike, to_adjacency
+from .validation import check_batch, check_nodes_tensor
+
+__all__ = ['propagate', 'gram', 'inversion_layer', 'block_update',
+           'loss_from_parts', 'symnmf_loss', 'symnmf_loss_of',
+           'sq_norm_per_graph']
 
 
 class _Propagate(torch.autograd.Function):
     r"""``(A + alpha I) @ H`` in one sparse pass (``alpha`` may be ``None``).
-    The backward reuses ``A`` (``A^T = A``) and is itself differentiable."""
+
+    The backward reuses ``A`` (``A^T = A``) for ``H`` and, when the values
+    of ``A`` need a gradient, samples ``grad @ H^T`` at A's nonzeros (an
+    SDDMM): :math:`\partial/\partial a_{ij} = \langle g_i, h_j\rangle`."""
 
     @staticmethod
-    def forward(ctx, csr: Tensor, h: Tensor, alpha: Optional[Tensor]):
+    def forward(ctx, csr: Tensor, values: Tensor, h: Tensor,
+                alpha: Optional[Tensor]):
         ctx.csr = csr
         ctx.save_for_backward(h, alpha)
         if alpha is None:
@@ -35,11 +44,15 @@ class _Propagate(torch.autograd.Function):
     def backward(ctx, grad: Tensor):
         h, alpha = ctx.saved_tensors
         grad = grad.contiguous()
-        grad_h = _Propagate.apply(ctx.csr, grad, alpha)
-        grad_alpha = None
-        if alpha is not None and ctx.needs_input_grad[2]:
+        grad_h = grad_values = grad_alpha = None
+        if ctx.needs_input_grad[2]:
+            grad_h = _Propagate.apply(ctx.csr, ctx.csr.values(), grad, alpha)
+        if ctx.needs_input_grad[1]:
+            grad_values = torch.sparse.sampled_addmm(
+                ctx.csr, grad, h.t(), beta=0.0).values()
+        if alpha is not None and ctx.needs_input_grad[3]:
             grad_alpha = torch.vdot(h.reshape(-1), grad.reshape(-1))
-        return None, grad_h, grad_alpha
+        return None, grad_values, grad_h, grad_alpha
 
 
 class _Gram(torch.autograd.Function):
@@ -60,10 +73,13 @@ def propagate(adj: Adjacency, h: Tensor,
               alpha: Optional[Tensor] = None) -> Tensor:
     r"""Sparse-dense product :math:`\mathbf{A}\mathbf{H}` (or
     :math:`\mathbf{A}\mathbf{H} + \alpha\mathbf{H}`, fused), shape
-    :math:`(N, k)`. Differentiable in :math:`\mathbf{H}` and :math:`\alpha`;
-    :math:`\mathbf{A}` is a constant."""
-    check_membership(h, adj)
-    return _Propagate.apply(adj.csr, h, alpha)
+    :math:`(N, k)`. Differentiable in :math:`\mathbf{H}`, :math:`\alpha`
+    and the values of :math:`\mathbf{A}` (hence the edge weights)."""
+    if h.dtype != adj.dtype or h.size(0) != adj.num_nodes:
+        raise ValueError(f"'h' of shape {list(h.shape)} and dtype {h.dtype} "
+                         f"does not fit the {adj.num_nodes}-node {adj.dtype} "
+                         f"operator")
+    return _Propagate.apply(adj.csr, adj.values, h, alpha)
 
 
 def gram(h: Tensor, batch: Optional[Tensor] = None) -> Tensor:
@@ -106,114 +122,92 @@ def inversion_layer(g: Tensor, alpha: Tensor, weight: Optional[Tensor] = None
     return torch.cholesky_solve(rhs.expand_as(system), chol).to(g.dtype)
 
 
-def block_update(adj: Optional[Adjacency], h: Tensor, alpha: Tensor,
-                 weight: Optional[Tensor] = None, bias: Optional[Tensor] = None,
+def block_update(p: Tensor, g: Tensor, alpha: Tensor,
+                 weight: Optional[Tensor] = None,
+                 bias: Optional[Tensor] = None,
                  batch: Optional[Tensor] = None,
-                 ah: Optional[Tensor] = None,
-                 g: Optional[Tensor] = None) -> Tensor:
-    r"""One SymNMF-Net block:
+                 shift: Optional[Tensor] = None) -> Tensor:
+    r"""The row-wise and :math:`k \times k` part of one SymNMF-Net block:
 
     .. math::
-        \mathbf{H}^{+} = \mathrm{ReLU}\big((\mathbf{A}\mathbf{H} + \alpha
-        \mathbf{H})(\mathbf{H}^\top\mathbf{H} + \alpha\mathbf{I})^{-1}
-        \mathbf{W} + \mathbf{b}\big)
+        \mathbf{H}^{+} = \mathrm{ReLU}\big(\mathbf{P}(\mathbf{G} +
+        \alpha\mathbf{I})^{-1}\mathbf{W} + \mathbf{b} + \mathbf{S}\big)
 
-    With :math:`\mathbf{W} = \mathbf{I}`, :math:`\mathbf{b} = 0` this is one
+    from :math:`\mathbf{P} = \mathbf{A}\mathbf{H} + \alpha\mathbf{H}` and
+    :math:`\mathbf{G} = \mathbf{H}^\top\mathbf{H}` (:math:`(B, k, k)`
+    with ``batch``), which callers compute (locally, or across processes).
+    With :math:`\mathbf{W} = \mathbf{I}`, no bias and no shift this is one
     ANLS-ReLU iteration of the penalised split problem
     :math:`\min_{U,V\ge 0}\|\mathbf{A}-\mathbf{U}\mathbf{V}^\top\|_F^2 +
     \alpha\|\mathbf{U}-\mathbf{V}\|_F^2` at :math:`U = V = H`.
-    :math:`\mathbf{G}^{-1}\mathbf{W}` is formed first (:math:`k \times k`),
-    so the block costs one SpMM and one :math:`N \times k \times k` GEMM.
-    ``ah`` and ``g`` may pass a precomputed :math:`\mathbf{A}\mathbf{H}`
-    and Gram matrix (the distributed model computes them across ranks).
+    :math:`(\mathbf{G}+\alpha\mathbf{I})^{-1}\mathbf{W}` is formed first
+    (:math:`k \times k`), so the dense work is one :math:`N \times k
+    \times k` GEMM. ``shift`` :math:`(N, k)` is added inside the ReLU (an
+    extrapolation term).
     """
-    p = propagate(adj, h, alpha) if ah is None else torch.addcmul(ah, alpha, h)
-    m = inversion_layer(gram(h, batch) if g is None else g, alpha, weight)
-    if bias is not None:
-        bias = bias.to(p.dtype)
+    m = inversion_layer(g, alpha, weight)
     if batch is None:
-        out = p @ m if bias is None else torch.addmm(bias, p, m)
+        out = p @ m if bias is None else torch.addmm(bias.to(p.dtype), p, m)
     else:
         dense, mask = to_dense_batch(p, batch)
         out = torch.bmm(dense, m)[mask]
         if bias is not None:
-            out = out + bias
+            out = out + bias.to(p.dtype)
+    if shift is not None:
+        out = out + shift
     return torch.relu_(out)  # out is a fresh tensor: no copy needed
 
 
-def symnmf_loss_parts(adj: Adjacency, h: Tensor, ah: Tensor,
-                      batch: Optional[Tensor] = None) -> Tensor:
+def loss_from_parts(sq_norm: Tensor, cross: Tensor, g: Tensor) -> Tensor:
     r""":math:`\|\mathbf{A}-\mathbf{H}\mathbf{H}^\top\|_F^2 =
     \|\mathbf{A}\|_F^2 - 2\langle\mathbf{H}, \mathbf{A}\mathbf{H}\rangle +
-    \|\mathbf{H}^\top\mathbf{H}\|_F^2` from a known
-    :math:`\mathbf{A}\mathbf{H}`: a scalar, or one value per graph
-    (shape :math:`(B,)`) with ``batch``. Clamped at zero against round-off.
-    """
+    \|\mathbf{H}^\top\mathbf{H}\|_F^2` from its three terms (``cross`` =
+    :math:`\langle\mathbf{H}, \mathbf{A}\mathbf{H}\rangle`, ``g`` the Gram
+    matrix or matrices); batched terms give one loss per graph. Clamped at
+    zero against round-off."""
+    return (sq_norm - 2 * cross + g.square().sum(dim=(-2, -1))).clamp_min(0)
+
+
+def symnmf_loss_of(adj: Adjacency, h: Tensor, ah: Optional[Tensor] = None,
+                   batch: Optional[Tensor] = None) -> Tensor:
+    r"""The SymNMF loss of ``h`` on an :class:`~pyg_symnmf.Adjacency`,
+    reusing :math:`\mathbf{A}\mathbf{H}` when given: a scalar, or shape
+    :math:`(B,)` with ``batch``."""
+    ah = propagate(adj, h) if ah is None else ah
     if batch is None:
-        loss = adj.sq_norm - 2 * (h * ah).sum() + gram(h).square().sum()
-        return loss.clamp_min(0)
-    a_sq = sq_norm_per_graph(adj, batch)
-    cross = scatter((h * ah).sum(dim=1), batch, 0, a_sq.numel())
-    g_sq = gram(h, batch).square().sum(dim=(1, 2))
-    return (a_sq - 2 * cross + g_sq).clamp_min(0)
+        return loss_from_parts(adj.sq_norm, torch.vdot(h.reshape(-1),
+                                                       ah.reshape(-1)),
+                               gram(h))
+    sq_norm = sq_norm_per_graph(adj, batch)
+    cross = scatter((h * ah).sum(dim=1), batch, 0, sq_norm.numel(), 'sum')
+    return loss_from_parts(sq_norm, cross, gram(h, batch))
 
 
 def sq_norm_per_graph(adj: Adjacency, batch: Tensor) -> Tensor:
     r""":math:`\|\mathbf{A}_b\|_F^2` of each graph of a block-diagonal batch,
     shape :math:`(B,)`."""
     num_graphs = int(batch.max()) + 1 if batch.numel() > 0 else 0
-    return scatter(adj.values().square(), batch[adj.row()], 0, num_graphs)
+    return scatter(adj.values.square(), batch[adj.row()], 0, num_graphs,
+                   'sum')
 
 
-def symnmf_loss(edge_index, h: Tensor, edge_weight: Optional[Tensor] = None,
-                num_nodes: Optional[int] = None, *, normalize: bool = True,
+def symnmf_loss(edge_index: GraphLike, h: Tensor,
+                edge_weight: Optional[Tensor] = None,
+                num_nodes: Optional[int] = None, *,
+                normalize: Optional[bool] = None,
                 batch: Optional[Tensor] = None) -> Tensor:
     r"""The SymNMF loss :math:`\|\mathbf{A}-\mathbf{H}\mathbf{H}^\top\|_F^2`
     of memberships ``h`` :math:`(N, k)` on a graph in any form
-    :func:`~pyg_symnmf.to_adjacency` accepts (an
-    :class:`~pyg_symnmf.Adjacency` is used as is), computed from the
-    nonzeros of :math:`\mathbf{A}` in :math:`O(|\mathcal{E}|k + Nk^2)`
-    (see :func:`symnmf_loss_parts`). Differentiable in ``h``; one loss per
-    graph with ``batch``."""
-    if num_nodes is None and isinstance(h, Tensor):
+    :func:`~pyg_symnmf.to_adjacency` accepts, computed from the nonzeros of
+    :math:`\mathbf{A}` in :math:`O(|\mathcal{E}|k + Nk^2)`.
+    Differentiable in ``h`` and ``edge_weight``; one loss per graph with
+    ``batch`` (shape :math:`(B,)`)."""
+    if num_nodes is None and isinstance(h, Tensor) and \
+            not isinstance(edge_index, Adjacency):
         num_nodes = h.size(0)
     adj = to_adjacency(edge_index, edge_weight, num_nodes,
                        normalize=normalize,
-                       dtype=h.dtype if isinstance(h, Tensor) else None)
-    return symnmf_loss_parts(adj, h, propagate(adj, h), batch)
-
-
-def check_membership(h: Tensor, adj: Adjacency,
-                     k: Optional[int] = None) -> None:
-    """Raises a clear error unless ``h`` is an :math:`(N, k)` float tensor on
-    the adjacency's device."""
-    if not isinstance(h, Tensor):
-        raise TypeError(f"'h' must be a tensor, got {type(h).__name__}")
-    if not h.is_floating_point():
-        raise TypeError(f"'h' must be a floating-point tensor, got {h.dtype}")
-    if h.dim() != 2 or h.size(0) != adj.num_nodes:
-        raise ValueError(f"'h' must have shape [num_nodes={adj.num_nodes}, "
-                         f"k], got {list(h.shape)}")
-    if k is not None and h.size(1) != k:
-        raise ValueError(f"'h' has {h.size(1)} columns but the model was "
-                         f"built for k={k} communities")
-    if h.device != adj.device:
-        raise ValueError(f"'h' is on {h.device} but the graph is on "
-                         f"{adj.device}; move both to the same device")
-    if h.dtype != adj.dtype:
-        raise TypeError(f"'h' is {h.dtype} but the graph's weights are "
-                        f"{adj.dtype}; build the adjacency with dtype="
-                        f"{h.dtype} or cast 'h'")
-
-
-def check_rank(k, num_nodes: Optional[int] = None) -> int:
-    """Validates a number of communities ``k``: an int in ``[1, num_nodes]``."""
-    if isinstance(k, bool) or not isinstance(k, int):
-        raise TypeError(f"'k' (number of communities) must be an int, got "
-                        f"{type(k).__name__} {k!r}")
-    if k < 1:
-        raise ValueError(f"'k' (number of communities) must be >= 1, got {k}")
-    if num_nodes is not None and k > num_nodes:
-        raise ValueError(f"'k'={k} exceeds the number of nodes {num_nodes}; "
-                         f"choose k <= num_nodes")
-    return k
+                       dtype=h.dtype if isinstance(h, Tensor)
+                       and h.is_floating_point() else None)
+    check_nodes_tensor('h', h, adj.num_nodes, adj.device, adj.dtype)
+    return symnmf_loss_of(adj, h, batch=check_batch(batch, adj.num_nodes))

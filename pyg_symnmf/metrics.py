@@ -6,13 +6,14 @@ from typing import Optional
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
-from sklearn.metrics import (adjusted_rand_score, confusion_matrix,
-                             normalized_mutual_info_score)
 from torch import Tensor
+from torch_geometric.utils import scatter
 
 from .adjacency import to_adjacency
 from .functional import symnmf_loss
+
+__all__ = ['clustering_accuracy', 'nmi', 'ari', 'modularity', 'conductance',
+           'report']
 
 
 def _labels(y, name: str) -> np.ndarray:
@@ -34,6 +35,9 @@ def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
 def clustering_accuracy(y_true, y_pred) -> float:
     """Accuracy after the best one-to-one matching of predicted communities
     to classes (Hungarian algorithm)."""
+    from scipy.optimize import linear_sum_assignment
+    from sklearn.metrics import confusion_matrix
+
     y_true, y_pred = _pair(y_true, y_pred)
     if y_true.size == 0:
         return float('nan')
@@ -44,11 +48,15 @@ def clustering_accuracy(y_true, y_pred) -> float:
 
 def nmi(y_true, y_pred) -> float:
     """Normalised mutual information (arithmetic normalisation)."""
+    from sklearn.metrics import normalized_mutual_info_score
+
     return float(normalized_mutual_info_score(*_pair(y_true, y_pred)))
 
 
 def ari(y_true, y_pred) -> float:
     """Adjusted Rand index."""
+    from sklearn.metrics import adjusted_rand_score
+
     return float(adjusted_rand_score(*_pair(y_true, y_pred)))
 
 
@@ -66,8 +74,7 @@ def _graph_and_labels(edge_index, communities, edge_weight, num_nodes):
 
 def _per_community(labels: Tensor, values: Tensor, num: int) -> Tensor:
     """Sum of ``values`` per community label."""
-    out = torch.zeros(num, dtype=values.dtype, device=values.device)
-    return out.index_add_(0, labels, values)
+    return scatter(values, labels, 0, num, 'sum')
 
 
 def modularity(edge_index, communities, edge_weight: Optional[Tensor] = None,
@@ -78,10 +85,10 @@ def modularity(edge_index, communities, edge_weight: Optional[Tensor] = None,
     :math:`2m = \sum_{ij} A_{ij}` (the raw, unnormalised weights)."""
     adj, labels, num = _graph_and_labels(edge_index, communities,
                                          edge_weight, num_nodes)
-    two_m = adj.values().sum()
+    two_m = adj.values.sum()
     if two_m == 0:
         return 0.0
-    row, col, val = adj.row(), adj.col(), adj.values()
+    row, col, val = adj.row(), adj.col(), adj.values
     same = labels[row] == labels[col]
     inside = _per_community(labels[row[same]], val[same], num)
     vol = _per_community(labels, adj.degree(), num)
@@ -95,7 +102,7 @@ def conductance(edge_index, communities, edge_weight: Optional[Tensor] = None,
     communities whose both sides have positive volume (lower is better)."""
     adj, labels, num = _graph_and_labels(edge_index, communities,
                                          edge_weight, num_nodes)
-    row, col, val = adj.row(), adj.col(), adj.values()
+    row, col, val = adj.row(), adj.col(), adj.values
     crossing = labels[row] != labels[col]
     cut = _per_community(labels[row[crossing]], val[crossing], num)
     vol = _per_community(labels, adj.degree(), num)

@@ -1,178 +1,167 @@
 r"""Classical SymNMF solvers on the same sparse operator as SymNMF-Net.
 
-Each method is one small update rule; :func:`symnmf` validates the input
-once and runs them all through one convergence loop that evaluates the loss
-from :math:`\mathbf{A}\mathbf{H}` (shared with the next update), so an
-iteration costs one sparse-dense product plus :math:`O(Nk^2)` work.
+Each method is one small update rule with a damping :math:`\alpha > 0`
+(large :math:`\alpha` = short, safe step). :func:`solve` runs every method
+through one safeguarded loop, so every method is a descent method:
 
-- ``"anls"``: the ANLS-ReLU scheme that SymNMF-Net unrolls (Kuang et al.
-  2015; Zhu et al. 2018): :math:`\mathbf{H} \leftarrow \mathrm{ReLU}((\mathbf{A
+1. propose :math:`\mathbf{H}^{+}` = the method's update of
+   :math:`\mathbf{H}` at the current :math:`\alpha`, and evaluate its loss
+   from :math:`\mathbf{A}\mathbf{H}^{+}` (one SpMM, reused by the next
+   update) and :math:`\mathbf{H}^{+\top}\mathbf{H}^{+}`;
+2. accept it if the loss did not rise, and relax :math:`\alpha` (times
+   0.7, down to :math:`10^{-3}` of its initial value); otherwise keep
+   :math:`\mathbf{H}`, raise :math:`\alpha` fourfold and try again.
+
+Every update tends to a projected-gradient step of length
+:math:`O(1/\alpha)` as :math:`\alpha \to \infty`, so a large enough
+:math:`\alpha` always descends (Zhu et al. 2018 give a safe floor for
+ANLS): the loss history is monotone and the result is the best iterate.
+:math:`\alpha` is relative to :attr:`Adjacency.scale
+<pyg_symnmf.Adjacency.scale>` (1 for a normalised graph), so one setting
+serves any weight scale.
+
+- ``"anls"``: ANLS-ReLU, the scheme SymNMF-Net unrolls (Kuang et al. 2015;
+  Zhu et al. 2018): :math:`\mathbf{H} \leftarrow \mathrm{ReLU}((\mathbf{A
   H} + \alpha\mathbf{H})(\mathbf{H}^\top\mathbf{H}+\alpha\mathbf{I})^{-1})`.
 - ``"hals"``: SymHALS (Zhu et al. 2018), exact column-wise minimisation of
   the same penalised split problem, one column at a time.
-- ``"mu"``: damped multiplicative updates (Ding, He, Simon 2005),
-  :math:`\mathbf{H} \leftarrow \mathbf{H}\circ(\tfrac12 + \tfrac12
-  \mathbf{A}\mathbf{H} \oslash \mathbf{H}\mathbf{H}^\top\mathbf{H})`.
-- ``"pgd"``: projected gradient with an Armijo backtracking step (a safe
-  step: every iteration decreases the loss).
+- ``"mu"``: damped multiplicative updates :math:`\mathbf{H} \leftarrow
+  \mathbf{H}\circ(\mathbf{A}\mathbf{H} + \alpha\mathbf{H}) \oslash
+  (\mathbf{H}\mathbf{H}^\top\mathbf{H} + \alpha\mathbf{H})`.
+- ``"pgd"``: projected gradient, step :math:`1/(4(\alpha +
+  3\|\mathbf{H}^\top\mathbf{H}\|_F))`.
 """
 from __future__ import annotations
 
-import math
-from typing import Callable, Optional, Union
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable, Optional
 
 import torch
 from torch import Tensor
 
-from .adjacency import Adjacency, to_adjacency
-from .functional import (block_update, check_membership, check_rank, gram,
-                         propagate, symnmf_loss_parts)
-from .init import random_membership
+from .adjacency import Adjacency
+from .exceptions import ConvergenceWarning
+from .functional import (block_update, gram, loss_from_parts, propagate)
 
-METHODS = ('anls', 'hals', 'mu', 'pgd')
+__all__ = ['CLASSICAL_METHODS', 'SolverResult', 'solve', 'anls_step']
+
+CLASSICAL_METHODS = ('anls', 'hals', 'mu', 'pgd')
 DEFAULT_ALPHA = 0.1
+_RELAX, _RAISE = 0.7, 4.0
+_ALPHA_RANGE = (1e-3, 1e12)  # multiples of the initial alpha
 
-# A step maps (h, A h, loss) to (new h, A @ new h or None if not computed).
-Step = Callable[[Tensor, Tensor, Tensor], tuple[Tensor, Optional[Tensor]]]
+# An update maps (H, A H, H^T H, alpha) to a proposed H.
+Update = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
 
 
-def symnmf(
-    edge_index,
-    k: int,
-    edge_weight: Optional[Tensor] = None,
-    num_nodes: Optional[int] = None,
-    method: str = 'anls',
-    *,
-    max_iter: int = 300,
-    tol: float = 1e-6,
-    alpha: float = DEFAULT_ALPHA,
-    seed: int = 0,
-    h0: Optional[Tensor] = None,
-    normalize: bool = True,
-    return_history: bool = False,
-    verbose: bool = False,
-) -> Union[Tensor, tuple[Tensor, list[float]]]:
-    r"""Classical symmetric NMF :math:`\min_{\mathbf{H}\ge 0}\|\mathbf{A} -
-    \mathbf{H}\mathbf{H}^\top\|_F^2` with one of :data:`METHODS`.
+@dataclass
+class SolverResult:
+    """What :func:`solve` returns: the best iterate and its diagnostics.
 
-    Args:
-        edge_index: The graph, in any form :func:`~pyg_symnmf.to_adjacency`
-            accepts (an :class:`~pyg_symnmf.Adjacency` is used as is).
-        k (int): Number of communities, :math:`1 \le k \le N`.
-        edge_weight (torch.Tensor, optional): Edge weights.
-        num_nodes (int, optional): Number of nodes.
-        method (str): ``"anls"``, ``"hals"``, ``"mu"`` or ``"pgd"``.
-        max_iter (int): Maximum number of iterations. (default: 300)
-        tol (float): Stop when the relative loss change of one iteration
-            falls below ``tol``; ``0`` runs all ``max_iter``. (default: 1e-6)
-        alpha (float): Penalty :math:`\alpha > 0` of ``"anls"`` and
-            ``"hals"``. (default: 0.1)
-        seed (int): Seed of the random start. (default: 0)
-        h0 (torch.Tensor, optional): Start :math:`(N, k)` instead of the
-            random one (see :func:`~pyg_symnmf.init.random_membership`).
-        normalize (bool): Normalise the adjacency symmetrically.
-        return_history (bool): Also return the loss after each iteration
-            (index 0: the start).
-        verbose (bool): Print the loss every 10 iterations.
-
-    Returns:
-        :math:`\mathbf{H}` of shape :math:`(N, k)` (and the loss history).
+    Attributes:
+        h: Memberships :math:`(N, k)`, the best iterate (the last accepted).
+        loss_curve: Loss after each iteration (index 0: the start);
+            non-increasing.
+        n_iter: Iterations run (each costs one SpMM).
+        n_spmm: Sparse products with :math:`\\mathbf{A}` in all.
+        converged: Whether ``tol`` stopped the loop before ``max_iter``.
+        alpha: The final damping, relative to the operator's scale.
     """
-    if method not in METHODS:
-        raise ValueError(f"Unknown method {method!r}; choose one of "
-                         f"{', '.join(METHODS)}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) \
-            or max_iter < 0:
-        raise ValueError(f"'max_iter' must be an int >= 0, got {max_iter!r}")
-    if not (tol >= 0):
-        raise ValueError(f"'tol' must be >= 0, got {tol}")
-    if not (alpha > 0 and math.isfinite(alpha)):
-        raise ValueError(f"'alpha' must be a positive finite number, got "
-                         f"{alpha}")
-    dtype = h0.dtype if isinstance(h0, Tensor) and h0.is_floating_point() \
-        else None
-    adj = to_adjacency(edge_index, edge_weight, num_nodes, normalize=normalize,
-                       dtype=dtype)
-    check_rank(k, adj.num_nodes)
-    if h0 is None:
-        h = random_membership(adj, k, seed)
-    else:
-        check_membership(h0, adj, k)
-        if bool((h0 < 0).any()) or not bool(torch.isfinite(h0).all()):
-            raise ValueError("'h0' must be finite and nonnegative")
-        h = h0.detach().clone()
-    step = _STEPS[method](adj, torch.tensor(alpha, dtype=adj.dtype,
-                                            device=adj.device))
+    h: Tensor
+    loss_curve: list[float] = field(default_factory=list)
+    n_iter: int = 0
+    n_spmm: int = 0
+    converged: bool = False
+    alpha: float = DEFAULT_ALPHA
+
+
+def anls_step(adj: Adjacency, h: Tensor, alpha: float,
+              ah: Optional[Tensor] = None) -> Tensor:
+    r"""One ANLS-ReLU iteration at a fixed penalty (relative to
+    :attr:`Adjacency.scale <pyg_symnmf.Adjacency.scale>`): what an untrained
+    SymNMF-Net block computes."""
+    a = h.new_tensor(alpha * float(adj.scale))
+    ah = propagate(adj, h) if ah is None else ah
+    return _anls(h, ah, gram(h), a)
+
+
+def solve(adj: Adjacency, h0: Tensor, method: str = 'anls', *,
+          max_iter: int = 300, tol: float = 1e-6,
+          alpha: float = DEFAULT_ALPHA, verbose: bool = False,
+          warn: bool = True) -> SolverResult:
+    """Runs a classical method from ``h0`` through the safeguarded loop
+    (module docstring); arguments as :func:`pyg_symnmf.symnmf`, already
+    validated. Warns with :class:`~pyg_symnmf.ConvergenceWarning` when
+    ``max_iter`` is reached with ``tol > 0``."""
+    update = _UPDATES[method]
+    scale = float(adj.scale)
+    a = alpha * scale
+    a_min, a_max = (bound * a for bound in _ALPHA_RANGE)
     with torch.no_grad():
-        h, history = _iterate(adj, h, step, max_iter, tol, verbose)
-    return (h, history) if return_history else h
-
-
-def _iterate(adj: Adjacency, h: Tensor, step: Step, max_iter: int,
-             tol: float, verbose: bool) -> tuple[Tensor, list[float]]:
-    """The convergence loop shared by every method."""
-    ah = propagate(adj, h)
-    loss = symnmf_loss_parts(adj, h, ah)
-    history = [float(loss)]
-    for it in range(1, max_iter + 1):
-        h, new_ah = step(h, ah, loss)
-        ah = propagate(adj, h) if new_ah is None else new_ah
-        loss = symnmf_loss_parts(adj, h, ah)
-        history.append(float(loss))
-        if verbose and it % 10 == 0:
-            print(f'iter {it:5d}  loss {history[-1]:.6g}')
-        if abs(history[-2] - history[-1]) <= tol * max(history[-2], 1e-30):
-            break
-    return h, history
-
-
-def _anls(adj: Adjacency, alpha: Tensor) -> Step:
-    return lambda h, ah, loss: (block_update(adj, h, alpha, ah=ah), None)
-
-
-def _hals(adj: Adjacency, alpha: Tensor) -> Step:
-    def step(h: Tensor, ah: Tensor, loss: Tensor):
-        h = h.clone()
-        # A h_j is unchanged until column j's turn, so A H from the start of
-        # the sweep serves every column.
-        for j in range(h.size(1)):
-            hj = h[:, j]
-            sq = hj.dot(hj)
-            residual = ah[:, j] - h @ (h.t() @ hj) + (sq + alpha) * hj
-            h[:, j] = torch.relu(residual / (sq + alpha))
-        return h, None
-    return step
-
-
-def _mu(adj: Adjacency, alpha: Tensor) -> Step:
-    def step(h: Tensor, ah: Tensor, loss: Tensor):
-        denom = (h @ gram(h)).clamp_min(torch.finfo(h.dtype).tiny)
-        return h * (0.5 + 0.5 * ah / denom), None
-    return step
-
-
-def _pgd(adj: Adjacency, alpha: Tensor,
-         shrink: float = 0.5, sigma: float = 0.01) -> Step:
-    state = {'lr': None}
-
-    def step(h: Tensor, ah: Tensor, loss: Tensor):
-        grad = 4 * (h @ gram(h) - ah)
-        if state['lr'] is None:  # 1 / (a bound on the local curvature)
-            bound = float(adj.sq_norm.sqrt() + 3 * gram(h).norm())
-            state['lr'] = 1.0 / (4 * max(bound, 1e-30))
-        lr = state['lr'] * 2  # try a longer step first
-        for _ in range(50):
-            new_h = torch.relu(h - lr * grad)
-            new_ah = propagate(adj, new_h)
-            decrease = (grad * (h - new_h)).sum()
-            if symnmf_loss_parts(adj, new_h, new_ah) <= loss - sigma * decrease:
+        h = h0
+        ah = propagate(adj, h)
+        g = gram(h)
+        loss = float(loss_from_parts(adj.sq_norm, torch.vdot(
+            h.reshape(-1), ah.reshape(-1)), g))
+        result = SolverResult(h, [loss], 0, 1)
+        for it in range(1, max_iter + 1):
+            cand = update(h, ah, g, h.new_tensor(a))
+            cand_ah = propagate(adj, cand)
+            cand_g = gram(cand)
+            cand_loss = float(loss_from_parts(adj.sq_norm, torch.vdot(
+                cand.reshape(-1), cand_ah.reshape(-1)), cand_g))
+            result.n_iter, result.n_spmm = it, it + 1
+            if cand_loss <= loss:
+                decrease = loss - cand_loss
+                h, ah, g, loss = cand, cand_ah, cand_g, cand_loss
+                a = max(a * _RELAX, a_min)
+                done = decrease <= tol * max(loss + decrease, 1e-30)
+            else:  # rejected: a shorter step from the same point
+                a *= _RAISE
+                done = a > a_max  # no step descends: stationary
+            result.loss_curve.append(loss)
+            if verbose and it % 10 == 0:
+                print(f'iter {it:5d}  loss {loss:.6g}  alpha {a / scale:.3g}')
+            if done:
+                result.converged = True
                 break
-            lr *= shrink
-        else:  # no decrease found: stay put
-            return h, ah
-        state['lr'] = lr
-        return new_h, new_ah
-    return step
+    if warn and tol > 0 and not result.converged and max_iter > 0:
+        warnings.warn(f"{method!r} reached max_iter={max_iter} before the "
+                      f"relative loss decrease fell below tol={tol:g}; "
+                      f"increase max_iter or tol", ConvergenceWarning,
+                      stacklevel=3)
+    result.h, result.alpha = h, a / scale
+    return result
 
 
-_STEPS = {'anls': _anls, 'hals': _hals, 'mu': _mu, 'pgd': _pgd}
+def _anls(h: Tensor, ah: Tensor, g: Tensor, alpha: Tensor) -> Tensor:
+    return block_update(torch.add(ah, h, alpha=float(alpha)), g, alpha)
+
+
+def _hals(h: Tensor, ah: Tensor, g: Tensor, alpha: Tensor) -> Tensor:
+    h = h.clone()
+    # A h_j only changes at column j's turn, so A H from the start of the
+    # sweep serves every column.
+    for j in range(h.size(1)):
+        hj = h[:, j]
+        sq = hj.dot(hj)
+        residual = ah[:, j] - h @ (h.t() @ hj) + (sq + alpha) * hj
+        h[:, j] = torch.relu(residual / (sq + alpha))
+    return h
+
+
+def _mu(h: Tensor, ah: Tensor, g: Tensor, alpha: Tensor) -> Tensor:
+    numer = torch.add(ah, h, alpha=float(alpha))
+    denom = torch.addmm(h, h, g, beta=float(alpha))
+    return h * numer / denom.clamp_min(torch.finfo(h.dtype).tiny)
+
+
+def _pgd(h: Tensor, ah: Tensor, g: Tensor, alpha: Tensor) -> Tensor:
+    grad = 4 * (h @ g - ah)
+    step = 1.0 / (4 * (float(alpha) + 3 * float(g.norm())))
+    return torch.relu(h - step * grad)
+
+
+_UPDATES: dict[str, Update] = {'anls': _anls, 'hals': _hals, 'mu': _mu,
+                               'pgd': _pgd}

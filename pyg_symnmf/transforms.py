@@ -8,7 +8,7 @@ with ``normalize=False``.
 """
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Optional
 
 import numpy as np
 import torch
@@ -16,9 +16,12 @@ from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 from torch_geometric.utils import coalesce
 
-from .functional import check_rank
-from .nn.model import SymNMFNet, graph_inputs, normalize_rows
-from .solvers import METHODS, symnmf
+from .estimator import SymNMFClustering
+from .factorize import symnmf, validate_method
+from .readout import normalize_rows
+from .validation import check_rank, graph_inputs
+
+__all__ = ['SelfTuningKNNGraph', 'DetectCommunities']
 
 
 class SelfTuningKNNGraph(BaseTransform):
@@ -87,43 +90,46 @@ class SelfTuningKNNGraph(BaseTransform):
 
 class DetectCommunities(BaseTransform):
     r"""Writes soft memberships ``data.membership`` (:math:`N \times k`, rows
-    summing to one) and hard communities ``data.community`` (:math:`N`)
-    computed by a :class:`~pyg_symnmf.SymNMFNet` (used as is: train it
-    first, or pass an untrained one for classical iterations) or by a
-    classical solver (a method name of :func:`~pyg_symnmf.symnmf`).
+    summing to one) and hard communities ``data.community`` (:math:`N`).
+
+    By default each graph (each graph of a :class:`~torch_geometric.data.Batch`
+    on its own) is factored by :func:`~pyg_symnmf.symnmf` with ``method``;
+    with a fitted :class:`~pyg_symnmf.SymNMFClustering` as ``estimator``,
+    its :meth:`~pyg_symnmf.SymNMFClustering.transform` is used instead.
 
     Args:
-        model (SymNMFNet or str): The model, or a solver method name.
-        k (int, optional): Number of communities, with a solver method.
-        **solver_kwargs: Passed to :func:`~pyg_symnmf.symnmf`.
+        k (int): Number of communities (of every graph).
+        method (str): A method of :func:`~pyg_symnmf.symnmf`.
+            (default: :obj:`"anls"`)
+        estimator (SymNMFClustering, optional): A fitted estimator.
+        **kwargs: Further :func:`~pyg_symnmf.symnmf` arguments.
     """
 
-    def __init__(self, model: Union[SymNMFNet, str] = 'anls',
-                 k: Optional[int] = None, **solver_kwargs) -> None:
-        if isinstance(model, str):
-            if model not in METHODS:
-                raise ValueError(f"Unknown solver {model!r}; choose one of "
-                                 f"{', '.join(METHODS)} or pass a SymNMFNet")
-            check_rank(k)
-        elif not isinstance(model, SymNMFNet):
-            raise TypeError(f"'model' must be a SymNMFNet or a solver name, "
-                            f"got {type(model).__name__}")
-        self.model = model
-        self.k = k
-        self.solver_kwargs = solver_kwargs
+    def __init__(self, k: int = 2, method: str = 'anls',
+                 estimator: Optional[SymNMFClustering] = None,
+                 **kwargs) -> None:
+        if estimator is not None and not isinstance(estimator,
+                                                    SymNMFClustering):
+            raise TypeError(f"'estimator' must be a SymNMFClustering, got "
+                            f"{type(estimator).__name__}")
+        self.k = check_rank(k)
+        self.method = validate_method(method)
+        self.estimator = estimator
+        self.kwargs = kwargs
 
     def forward(self, data: Data) -> Data:
-        if isinstance(self.model, SymNMFNet):
-            h = self.model.embed(data)
+        if self.estimator is not None:
+            data.membership = self.estimator.transform(data)
         else:
-            edge_index, edge_weight, _, _ = graph_inputs(data)
-            h = symnmf(edge_index, self.k, edge_weight, data.num_nodes,
-                       method=self.model, **self.solver_kwargs)
-        data.membership = normalize_rows(h)
-        data.community = h.argmax(dim=1)
+            graph, edge_weight, _, batch = graph_inputs(data)
+            h = symnmf(graph, self.k, edge_weight, data.num_nodes,
+                       method=self.method, batch=batch, **self.kwargs)
+            data.membership = normalize_rows(h)
+        data.community = data.membership.argmax(dim=1)
         return data
 
     def __repr__(self) -> str:
-        model = repr(self.model) if isinstance(self.model, SymNMFNet) \
-            else f'{self.model!r}, k={self.k}'
-        return f'{self.__class__.__name__}({model})'
+        if self.estimator is not None:
+            return f'{self.__class__.__name__}(estimator={self.estimator!r})'
+        return (f'{self.__class__.__name__}(k={self.k}, '
+                f'method={self.method!r})')

@@ -1,0 +1,636 @@
+r"""Reading a user's own graph, loading PyG datasets, writing results.
+
+:func:`read_graph` turns a file into a :class:`~torch_geometric.data.Data`
+holding an undirected graph ready for SymNMF, together with the original id
+of every node and a notice for every change made to the input.
+
+Formats, chosen by suffix unless ``fmt`` is given:
+
+* **edge lists** ``.csv``, ``.tsv``, ``.txt``, ``.edges``, ``.edgelist``, and
+  the same gzip-compressed (``.csv.gz``, ...): one edge per line as
+  ``source target [weight]``, separated by commas, tabs or whitespace, with
+  an optional header line and ``#`` or ``%`` comment lines;
+* ``.npz``: a square SciPy sparse matrix saved by
+  :func:`scipy.sparse.save_npz`;
+* ``.pt``: a PyG :class:`~torch_geometric.data.Data` saved by
+  :func:`torch.save` (its ``x`` and ``y`` are kept);
+* ``.graphml`` and ``.gml``: read by networkx, with the ``weight`` edge
+  attribute when present.
+
+Rules applied to every format:
+
+* An edge list that never holds both ``(u, v)`` and ``(v, u)`` lists every
+  undirected edge once. Otherwise its lines, like the entries of a matrix,
+  a ``Data`` or a directed GraphML/GML graph, are those of an adjacency
+  matrix :math:`\mathbf{A}`.
+* A directed :math:`\mathbf{A}` (an entry ``(u, v)`` without an equal
+  ``(v, u)``) is symmetrised as :math:`(\mathbf{A} + \mathbf{A}^\top)/2`,
+  with a notice; with ``directed_ok=False`` it raises :class:`ValueError`.
+* Self-loops are removed, with a notice: SymNMF of a graph does not model
+  them.
+* Duplicate edges are summed, and zero-weight edges dropped, with a notice.
+* Negative, NaN or infinite weights raise :class:`ValueError`.
+* Node order: sorted ids for edge lists (numerically when every id is an
+  integer, which then stays an :obj:`int`), ``0..N-1`` for ``.npz`` and
+  ``.pt``, file order for GraphML/GML. Isolated nodes of ``.npz``, ``.pt``,
+  GraphML and GML files are kept.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import inspect
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence, Union
+
+import numpy as np
+import torch
+import torch_geometric.datasets
+from torch import Tensor
+from torch_geometric.data import Data, Dataset
+
+__all__ = [
+    'GraphFile', 'read_graph', 'DatasetUnavailableError', 'load_pyg_dataset',
+    'check_output_path', 'write_labels', 'write_memberships', 'FORMATS',
+]
+
+PathLike = Union[str, os.PathLike]
+
+_EDGE_LIST_SUFFIXES = ('.csv', '.tsv', '.txt', '.edges', '.edgelist')
+_SUFFIX_TO_FORMAT = {
+    **{suffix: 'edgelist' for suffix in _EDGE_LIST_SUFFIXES},
+    '.npz': 'npz', '.pt': 'pt', '.graphml': 'graphml', '.gml': 'gml',
+}
+#: Format names accepted by ``read_graph(fmt=...)``.
+FORMATS = ('edgelist', 'npz', 'pt', 'graphml', 'gml')
+
+_HEADER_NAMES = {
+    'source', 'target', 'src', 'dst', 'from', 'to', 'u', 'v', 'node1',
+    'node2', 'node_1', 'node_2', 'weight', 'w', 'value',
+}
+_INT_ID = re.compile(r'[+-]?\d+')
+_KNOWN_DATASETS = ('KarateClub', 'Planetoid:Cora', 'Planetoid:CiteSeer',
+                   'Planetoid:PubMed', 'Amazon:Computers', 'Coauthor:CS')
+
+
+@dataclass
+class GraphFile:
+    """A graph read by :func:`read_graph`.
+
+    Attributes:
+        data (torch_geometric.data.Data): ``edge_index`` (int64, both
+            directions of every edge), ``edge_weight`` (float32, absent when
+            every weight is 1), ``num_nodes``, and ``x``/``y`` when the file
+            carries them.
+        node_ids (list): the original id of each node index.
+        notices (list[str]): one line per change made to the input.
+    """
+    data: Data
+    node_ids: list
+    notices: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Entries:
+    """A graph as read, before the rules of the module are applied."""
+    row: np.ndarray
+    col: np.ndarray
+    weight: Optional[np.ndarray]  # None: the file carries no weights
+    node_ids: list
+    undirected: bool  # each entry is one undirected edge, not one of A
+    extras: dict[str, Tensor] = field(default_factory=dict)
+
+
+# Reading ---------------------------------------------------------------------
+
+def read_graph(path: PathLike, *, fmt: Optional[str] = None,
+               weighted: Optional[bool] = None,
+               directed_ok: bool = True) -> GraphFile:
+    r"""Reads a graph file into an undirected PyG graph.
+
+    See the module documentation for the formats and the rules applied.
+
+    Args:
+        path (str or os.PathLike): the file.
+        fmt (str, optional): one of :obj:`FORMATS`, or a suffix such as
+            ``'csv'``; inferred from the suffix of :obj:`path` when
+            :obj:`None`. A ``.gz`` edge list is decompressed either way.
+        weighted (bool, optional): :obj:`None` uses the file's weights if it
+            has any; :obj:`True` requires them and always returns
+            ``edge_weight``; :obj:`False` counts every edge as 1, ignoring
+            (and not parsing) any weights.
+        directed_ok (bool): symmetrise a directed graph as
+            :math:`(\mathbf{A} + \mathbf{A}^\top)/2` instead of raising.
+
+    Returns:
+        GraphFile: the graph, the original node ids and the notices.
+
+    Raises:
+        FileNotFoundError: :obj:`path` does not exist.
+        ValueError: unknown format, empty or malformed file, invalid
+            weights, a directed graph with ``directed_ok=False``, or
+            ``weighted=True`` for a file without weights.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"graph file '{path}' does not exist")
+    if path.stat().st_size == 0:
+        raise ValueError(f"graph file '{path}' is empty")
+    entries = _READERS[_resolve_format(path, fmt)](path, weighted is not False)
+    if weighted is True and entries.weight is None:
+        raise ValueError(f"'{path}' has no edge weights but weighted=True; "
+                         'add a weight column/attribute or pass '
+                         'weighted=None')
+    num_nodes = len(entries.node_ids)
+    edge_index, weight, notices = _undirected_edges(entries, num_nodes,
+                                                    directed_ok, path)
+    data = Data(edge_index=torch.from_numpy(edge_index), num_nodes=num_nodes,
+                **entries.extras)
+    if weighted is True or np.any(weight != 1.0):
+        data.edge_weight = torch.from_numpy(weight).to(torch.float32)
+    return GraphFile(data=data, node_ids=entries.node_ids, notices=notices)
+
+
+def _resolve_format(path: Path, fmt: Optional[str]) -> str:
+    """The format name of :obj:`path`, from :obj:`fmt` or the suffix."""
+    accepted = ', '.join([*_SUFFIX_TO_FORMAT, '(.gz of the edge lists)'])
+    if fmt is not None:
+        key = fmt.lower().lstrip('.')
+        if key in FORMATS:
+            return key
+        if '.' + key in _SUFFIX_TO_FORMAT:
+            return _SUFFIX_TO_FORMAT['.' + key]
+        raise ValueError(f"unknown graph format {fmt!r}; use one of "
+                         f"{', '.join(FORMATS)} or a suffix among {accepted}")
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes[-2:-1] and suffixes[-1] == '.gz':
+        suffix = suffixes[-2]
+        if suffix not in _EDGE_LIST_SUFFIXES:
+            suffix = '.gz'  # only edge lists may be compressed
+    else:
+        suffix = suffixes[-1] if suffixes else ''
+    if suffix not in _SUFFIX_TO_FORMAT:
+        raise ValueError(f"cannot tell the format of '{path}' from its suffix "
+                         f"{suffix or '(none)'!r}; accepted: {accepted}, or "
+                         'pass fmt=')
+    return _SUFFIX_TO_FORMAT[suffix]
+
+
+def _read_edge_list(path: Path, parse_weights: bool) -> _Entries:
+    """Reads a (possibly gzip-compressed) edge list."""
+    rows = _split_rows(_data_lines(path))
+    if rows and _is_header(rows[0][1]):
+        rows = rows[1:]
+    if not rows:
+        raise ValueError(f"'{path}' contains no edges")
+    width = len(rows[0][1])
+    for lineno, fields in rows:
+        if len(fields) not in (2, 3) or len(fields) != width:
+            raise ValueError(f"'{path}', line {lineno}: expected {width} "
+                             f'columns (source, target[, weight]) like the '
+                             f'first edge, got {len(fields)}')
+        if not fields[0] or not fields[1]:
+            raise ValueError(f"'{path}', line {lineno}: empty node id")
+    weight = None
+    if width == 3 and parse_weights:
+        weight = np.array([_parse_weight(f[2], path, n) for n, f in rows])
+    node_ids, index = _index_node_ids([f[0] for _, f in rows] +
+                                      [f[1] for _, f in rows])
+    row, col = index[:len(rows)], index[len(rows):]
+    return _Entries(row, col, weight, node_ids,
+                    undirected=not _has_reverse_pair(row, col,
+                                                     len(node_ids)))
+
+
+def _data_lines(path: Path) -> list[tuple[int, str]]:
+    """(line number, text) of the non-blank, non-comment lines."""
+    opener = gzip.open if path.suffix.lower() == '.gz' else open
+    try:
+        with opener(path, 'rt', encoding='utf-8-sig') as f:
+            lines = f.read().splitlines()
+    except (UnicodeDecodeError, gzip.BadGzipFile) as err:
+        raise ValueError(f"'{path}' is not a UTF-8 text edge list "
+                         f'({err})') from err
+    return [(n, line) for n, line in enumerate(lines, start=1)
+            if line.strip() and not line.lstrip().startswith(('#', '%'))]
+
+
+def _split_rows(lines: list[tuple[int, str]]) -> list[tuple[int, list[str]]]:
+    """Splits every line on the delimiter sniffed from the first one."""
+    if not lines:
+        return []
+    first = lines[0][1]
+    delimiter = '\t' if '\t' in first else ',' if ',' in first else None
+    if delimiter is None:
+        return [(n, line.split()) for n, line in lines]
+    return [(n, [f.strip() for f in next(csv.reader([line],
+                                                    delimiter=delimiter))])
+            for n, line in lines]
+
+
+def _is_header(fields: list[str]) -> bool:
+    """Whether the first row names its columns instead of holding an edge."""
+    names = {f.lower() for f in fields[:2]}
+    if names <= _HEADER_NAMES:
+        return True
+    return len(fields) == 3 and not _is_number(fields[2])
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_weight(text: str, path: Path, lineno: int) -> float:
+    """One weight, checked to be a nonnegative finite number."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"'{path}', line {lineno}: weight {text!r} is not a "
+                         'number') from None
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"'{path}', line {lineno}: weight {text!r} is not a "
+                         'nonnegative finite number, which SymNMF needs')
+    return value
+
+
+def _index_node_ids(ids: list[str]) -> tuple[list, np.ndarray]:
+    """Sorted unique ids (ints when every id is one) and each id's index."""
+    if all(_INT_ID.fullmatch(i) for i in ids):
+        values: list = [int(i) for i in ids]
+    else:
+        values = ids
+    unique = sorted(set(values))
+    position = {node: k for k, node in enumerate(unique)}
+    return unique, np.array([position[v] for v in values], dtype=np.int64)
+
+
+def _has_reverse_pair(row: np.ndarray, col: np.ndarray, n: int) -> bool:
+    """Whether some edge ``(u, v)``, ``u != v``, also appears as ``(v, u)``."""
+    off = row != col
+    keys = np.unique(row[off] * n + col[off])
+    return bool(np.isin(col[off] * n + row[off], keys).any())
+
+
+def _read_npz(path: Path, parse_weights: bool) -> _Entries:
+    """Reads a square SciPy sparse matrix saved by ``save_npz``."""
+    import scipy.sparse
+
+    try:
+        matrix = scipy.sparse.load_npz(path)
+    except (ValueError, OSError, KeyError) as err:
+        raise ValueError(f"'{path}' is not a SciPy sparse matrix saved by "
+                         f'scipy.sparse.save_npz ({err})') from err
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"'{path}' holds a {matrix.shape} matrix; an "
+                         'adjacency matrix must be square')
+    coo = matrix.tocoo()
+    weight = None
+    if parse_weights:
+        weight = np.asarray(coo.data, dtype=np.float64)
+        _check_weights(weight, path)
+    return _Entries(coo.row.astype(np.int64), coo.col.astype(np.int64),
+                    weight, list(range(matrix.shape[0])), undirected=False)
+
+
+def _read_pt(path: Path, parse_weights: bool) -> _Entries:
+    """Reads a PyG ``Data`` saved by ``torch.save``."""
+    data = torch.load(path, weights_only=False)
+    if not isinstance(data, Data):
+        raise ValueError(f"'{path}' holds a {type(data).__name__}; save a "
+                         'torch_geometric.data.Data with torch.save(data, '
+                         'path)')
+    if data.edge_index is None:
+        raise ValueError(f"'{path}': the saved Data has no edge_index")
+    edge_index = data.edge_index.cpu().numpy().astype(np.int64)
+    num_nodes = int(data.num_nodes)
+    if edge_index.ndim != 2 or edge_index.shape[0] != 2:
+        raise ValueError(f"'{path}': edge_index has shape "
+                         f'{tuple(edge_index.shape)}, expected [2, E]')
+    if edge_index.size and (edge_index.min() < 0
+                            or edge_index.max() >= num_nodes):
+        raise ValueError(f"'{path}': edge_index refers to nodes outside "
+                         f'0..{num_nodes - 1}')
+    weight = None
+    if parse_weights and data.edge_weight is not None:
+        weight = data.edge_weight.detach().cpu().double().numpy()
+        _check_weights(weight, path)
+    extras = {key: data[key] for key in ('x', 'y') if data[key] is not None}
+    return _Entries(edge_index[0], edge_index[1], weight,
+                    list(range(num_nodes)), undirected=False, extras=extras)
+
+
+def _read_graphml(path: Path, parse_weights: bool) -> _Entries:
+    """Reads GraphML through networkx."""
+    import networkx as nx
+
+    return _from_networkx(nx.read_graphml, path, parse_weights)
+
+
+def _read_gml(path: Path, parse_weights: bool) -> _Entries:
+    """Reads GML through networkx."""
+    import networkx as nx
+
+    return _from_networkx(nx.read_gml, path, parse_weights)
+
+
+def _from_networkx(reader: Callable[[Path], Any], path: Path,
+                   parse_weights: bool) -> _Entries:
+    """Reads a graph file with a networkx reader."""
+    import networkx as nx
+
+    try:
+        graph = reader(path)
+    except (nx.NetworkXError, ValueError, SyntaxError) as err:
+        raise ValueError(f"'{path}' could not be parsed: {err}") from err
+    node_ids = list(graph.nodes)
+    position = {node: k for k, node in enumerate(node_ids)}
+    edges = list(graph.edges(data=True))
+    row = np.array([position[u] for u, _, _ in edges], dtype=np.int64)
+    col = np.array([position[v] for _, v, _ in edges], dtype=np.int64)
+    weight = None
+    if parse_weights and any('weight' in d for _, _, d in edges):
+        try:
+            weight = np.array([float(d.get('weight', 1.0))
+                               for _, _, d in edges])
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"'{path}': an edge weight is not a number "
+                             f'({err})') from err
+        _check_weights(weight, path)
+    return _Entries(row, col, weight, node_ids,
+                    undirected=not graph.is_directed())
+
+
+_READERS: dict[str, Callable[[Path, bool], _Entries]] = {
+    'edgelist': _read_edge_list, 'npz': _read_npz, 'pt': _read_pt,
+    'graphml': _read_graphml, 'gml': _read_gml,
+}
+
+
+def _check_weights(weight: np.ndarray, path: Path) -> None:
+    """Raises unless every weight is a nonnegative finite number."""
+    bad = int(np.count_nonzero(~np.isfinite(weight) | (weight < 0)))
+    if bad:
+        raise ValueError(f"'{path}': {bad} edge weight(s) are negative, NaN "
+                         'or infinite; SymNMF needs nonnegative finite '
+                         'weights')
+
+
+# The rules -------------------------------------------------------------------
+
+def _undirected_edges(entries: _Entries, n: int, directed_ok: bool,
+                      path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Applies the module's rules: a symmetric, loop-free, coalesced graph.
+
+    Returns the ``[2, E]`` edge index with both directions of every edge,
+    sorted by (row, col), its float64 weights and the notices.
+    """
+    row, col = entries.row, entries.col
+    weight = np.ones(len(row)) if entries.weight is None else entries.weight
+    notices: list[str] = []
+
+    keep = weight != 0
+    if not keep.all():
+        dropped = _count(len(keep) - keep.sum(), 'zero-weight edge')
+        notices.append(f'dropped {dropped}')
+    loops = row == col
+    if (loops & keep).any():
+        notices.append(f'removed {_count((loops & keep).sum(), "self-loop")} '
+                       '(SymNMF of a graph does not model them)')
+    keep &= ~loops
+    row, col, weight = row[keep], col[keep], weight[keep]
+
+    row, col, weight, duplicates = _coalesce(row, col, weight, n)
+    if duplicates:
+        notices.append(f'summed {_count(duplicates, "duplicate edge")}')
+
+    if entries.undirected:
+        row, col, weight = _mirror(row, col, weight)
+    else:
+        asymmetric = _count_asymmetric(row, col, weight, n)
+        if asymmetric and not directed_ok:
+            raise ValueError(
+                f"'{path}' holds a directed graph ({asymmetric} of "
+                f'{len(row)} edges lack an equal reverse edge); pass '
+                'directed_ok=True to symmetrise it as (A + Aᵀ)/2')
+        if asymmetric:
+            row, col, weight = _mirror(row, col, weight / 2)
+            row, col, weight, _ = _coalesce(row, col, weight, n)
+            notices.append(f'the graph was directed ({asymmetric} edges lack '
+                           'an equal reverse edge): symmetrised as '
+                           '(A + Aᵀ)/2')
+    if len(row) == 0:
+        raise ValueError(f"'{path}' has no edges between distinct nodes")
+    return np.stack([row, col]), weight, notices
+
+
+def _count(number: int, noun: str) -> str:
+    return f'{int(number)} {noun}{"" if number == 1 else "s"}'
+
+
+def _coalesce(row: np.ndarray, col: np.ndarray, weight: np.ndarray, n: int
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Sums repeated ``(row, col)`` entries; sorts; counts the repeats."""
+    keys, inverse = np.unique(row * n + col, return_inverse=True)
+    summed = np.bincount(inverse.ravel(), weights=weight,
+                         minlength=len(keys))
+    return keys // n, keys % n, summed, len(row) - len(keys)
+
+
+def _mirror(row: np.ndarray, col: np.ndarray, weight: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Adds the reverse of every entry and sorts by (row, col)."""
+    row, col = np.concatenate([row, col]), np.concatenate([col, row])
+    weight = np.concatenate([weight, weight])
+    order = np.lexsort((col, row))
+    return row[order], col[order], weight[order]
+
+
+def _count_asymmetric(row: np.ndarray, col: np.ndarray, weight: np.ndarray,
+                      n: int) -> int:
+    """Number of coalesced entries ``(u, v)`` without an equal ``(v, u)``."""
+    keys = row * n + col  # sorted and unique after _coalesce
+    reverse = col * n + row
+    at = np.minimum(np.searchsorted(keys, reverse), len(keys) - 1)
+    matched = (keys[at] == reverse) & np.isclose(weight[at], weight,
+                                                 rtol=1e-6, atol=0.0)
+    return int(np.count_nonzero(~matched))
+
+
+# PyG datasets ----------------------------------------------------------------
+
+class DatasetUnavailableError(RuntimeError):
+    """A PyG dataset could not be downloaded; the message says where to put
+    its raw files by hand."""
+
+
+def load_pyg_dataset(name: str, root: PathLike) -> Data:
+    """Loads the first graph of a :mod:`torch_geometric.datasets` dataset.
+
+    Args:
+        name (str): a dataset class, optionally with the ``name=`` argument
+            after a colon: ``'KarateClub'``, ``'Planetoid:Cora'``,
+            ``'Amazon:Computers'``, ``'Coauthor:CS'``, ...
+        root (str or os.PathLike): the folder datasets are stored in.
+
+    Returns:
+        torch_geometric.data.Data: ``dataset[0]``.
+
+    Raises:
+        ValueError: unknown class, or a name missing or not accepted.
+        DatasetUnavailableError: the download failed (e.g. offline); the
+            one-line message names the folder to put the raw files in.
+    """
+    class_name, _, arg = name.partition(':')
+    cls = getattr(torch_geometric.datasets, class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, Dataset)):
+        raise ValueError(f'unknown dataset {class_name!r}; use a class of '
+                         'torch_geometric.datasets, e.g. '
+                         f"{', '.join(_KNOWN_DATASETS)}")
+    kwargs = _dataset_kwargs(cls, class_name, arg, root)
+    if cls.download is not Dataset.download:
+        cls = _reporting_download_failures(cls, name)
+    return cls(**kwargs)[0]
+
+
+def _dataset_kwargs(cls: type, class_name: str, arg: str, root: PathLike
+                    ) -> dict[str, Any]:
+    """The constructor arguments of :obj:`cls` for ``root`` and ``name``."""
+    params = inspect.signature(cls.__init__).parameters
+    kwargs: dict[str, Any] = {}
+    if 'root' in params:
+        kwargs['root'] = os.fspath(root)
+    if arg:
+        if 'name' not in params:
+            raise ValueError(f"{class_name} takes no name; use '{class_name}'")
+        kwargs['name'] = arg
+    elif 'name' in params and \
+            params['name'].default is inspect.Parameter.empty:
+        raise ValueError(f"{class_name} needs a name: use "
+                         f"'{class_name}:<name>', e.g. 'Planetoid:Cora'")
+    return kwargs
+
+
+def _reporting_download_failures(cls: type, name: str) -> type:
+    """A subclass of :obj:`cls` whose failed download raises a
+    :class:`DatasetUnavailableError` naming the raw folder the class uses."""
+
+    class Reporting(cls):  # type: ignore[misc, valid-type]
+        def download(self) -> None:
+            try:
+                super().download()
+            except Exception as err:
+                raise DatasetUnavailableError(
+                    _unavailable_message(self, name, err)) from err
+
+    Reporting.__name__ = Reporting.__qualname__ = cls.__name__
+    return Reporting
+
+
+def _unavailable_message(dataset: Dataset, name: str, err: Exception) -> str:
+    """One line: what failed and which files to put where."""
+    files = dataset.raw_file_names
+    files = [files] if isinstance(files, str) else list(files)
+    reason = ' '.join(f'{type(err).__name__}: {err}'.split())[:160]
+    return (f'could not download dataset {name} ({reason}); put its raw '
+            f"files ({', '.join(files)}) in '{dataset.raw_dir}' and run "
+            'again')
+
+
+# Writing ---------------------------------------------------------------------
+
+def check_output_path(path: PathLike) -> None:
+    """Checks that :obj:`path` can be written as a file, writing nothing.
+
+    Args:
+        path (str or os.PathLike): the output file.
+
+    Raises:
+        IsADirectoryError: :obj:`path` is a directory.
+        FileNotFoundError: the directory of :obj:`path` does not exist.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"output path '{path}' is a directory; give "
+                                f"a file name such as '{path / 'out.csv'}'")
+    parent = path.parent
+    if not parent.is_dir():
+        raise FileNotFoundError(f"directory '{parent}' does not exist; "
+                                'create it or choose another output path')
+
+
+def write_labels(path: PathLike, node_ids: Sequence,
+                 labels: Union[Tensor, np.ndarray, Sequence[int]]) -> None:
+    """Writes one community per node as CSV with header ``node,community``.
+
+    Args:
+        path (str or os.PathLike): the output file.
+        node_ids (Sequence): the original id of each node index.
+        labels (Tensor or array-like): ``[N]`` integer community labels.
+
+    Raises:
+        ValueError: :obj:`labels` is not a 1-D integer array of one label
+            per node.
+        IsADirectoryError, FileNotFoundError: see
+            :func:`check_output_path`.
+    """
+    labels = _as_numpy(labels)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f'labels must be a 1-D integer array, got shape '
+                         f'{labels.shape} and dtype {labels.dtype}')
+    _check_rows(len(labels), node_ids, 'labels')
+    _write_csv(path, ['node', 'community'],
+               ([node, int(c)] for node, c in zip(node_ids, labels)))
+
+
+def write_memberships(path: PathLike, node_ids: Sequence,
+                      memberships: Union[Tensor, np.ndarray]) -> None:
+    """Writes soft memberships as CSV with header ``node,c0,c1,...``.
+
+    Values are written with 6 significant digits.
+
+    Args:
+        path (str or os.PathLike): the output file.
+        node_ids (Sequence): the original id of each node index.
+        memberships (Tensor or array-like): ``[N, k]`` memberships.
+
+    Raises:
+        ValueError: :obj:`memberships` is not ``[N, k]``.
+        IsADirectoryError, FileNotFoundError: see
+            :func:`check_output_path`.
+    """
+    memberships = _as_numpy(memberships)
+    if memberships.ndim != 2:
+        raise ValueError(f'memberships must be [N, k], got shape '
+                         f'{memberships.shape}')
+    _check_rows(len(memberships), node_ids, 'memberships')
+    header = ['node'] + [f'c{j}' for j in range(memberships.shape[1])]
+    _write_csv(path, header, ([node] + [f'{v:.6g}' for v in values]
+                              for node, values in zip(node_ids,
+                                                      memberships.tolist())))
+
+
+def _as_numpy(values: Union[Tensor, np.ndarray, Sequence]) -> np.ndarray:
+    if isinstance(values, Tensor):
+        return values.detach().cpu().numpy()
+    return np.asarray(values)
+
+
+def _check_rows(rows: int, node_ids: Sequence, what: str) -> None:
+    if rows != len(node_ids):
+        raise ValueError(f'{what} has {rows} rows but there are '
+                         f'{len(node_ids)} node ids')
+
+
+def _write_csv(path: PathLike, header: list[str], rows: Any) -> None:
+    check_output_path(path)
+    with open(path, 'w', newline='', encoding='utf-8') as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)

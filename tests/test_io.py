@@ -1,0 +1,363 @@
+import csv
+import gzip
+import re
+import urllib.error
+
+import networkx as nx
+import numpy as np
+import pytest
+import scipy.sparse
+import torch
+from torch_geometric.data import Data
+
+from pyg_symnmf import io as psio
+
+
+def write(path, text):
+    path.write_text(text, encoding='utf-8')
+    return path
+
+
+def dense(data):
+    """Dense adjacency of a read graph (missing weights count 1)."""
+    n = data.num_nodes
+    a = torch.zeros(n, n, dtype=torch.float64)
+    w = data.edge_weight if data.edge_weight is not None else \
+        torch.ones(data.edge_index.size(1))
+    a[data.edge_index[0], data.edge_index[1]] = w.double()
+    return a
+
+
+def edge_set(data, node_ids):
+    pairs = data.edge_index.t().tolist()
+    return {(node_ids[u], node_ids[v]) for u, v in pairs}
+
+
+def test_string_ids_with_header_and_weights(tmp_path):
+    path = write(tmp_path / 'g.csv',
+                 'source,target,weight\nbob,carol,0.5\nalice,bob,2\n')
+    graph = psio.read_graph(path)
+    assert graph.node_ids == ['alice', 'bob', 'carol']
+    assert graph.data.edge_index.dtype == torch.int64
+    assert graph.data.edge_index.tolist() == [[0, 1, 1, 2], [1, 0, 2, 1]]
+    assert graph.data.edge_weight.dtype == torch.float32
+    assert graph.data.edge_weight.tolist() == [2.0, 2.0, 0.5, 0.5]
+    assert graph.data.num_nodes == 3
+    assert graph.notices == []
+
+
+def test_integer_ids_are_sorted_numerically(tmp_path):
+    graph = psio.read_graph(write(tmp_path / 'g.txt', '10 2\n2 1\n1 100\n'))
+    assert graph.node_ids == [1, 2, 10, 100]
+    assert graph.data.edge_weight is None
+    assert edge_set(graph.data, graph.node_ids) == {
+        (10, 2), (2, 10), (2, 1), (1, 2), (1, 100), (100, 1)}
+
+
+def test_one_line_per_edge_is_undirected_and_keeps_weights(tmp_path):
+    graph = psio.read_graph(write(tmp_path / 'g.txt', '0 1 2\n1 2 3\n'))
+    expected = torch.tensor([[0, 2, 0], [2, 0, 3], [0, 3, 0]],
+                            dtype=torch.float64)
+    assert torch.equal(dense(graph.data), expected)
+    assert graph.notices == []
+
+
+def test_directed_edge_list_is_symmetrised(tmp_path):
+    rows = [(0, 1, 2.0), (1, 0, 4.0), (1, 2, 1.0), (2, 3, 3.0), (3, 0, 0.5)]
+    path = write(tmp_path / 'g.csv',
+                 ''.join(f'{u},{v},{w}\n' for u, v, w in rows))
+    a = torch.zeros(4, 4, dtype=torch.float64)
+    for u, v, w in rows:
+        a[u, v] = w
+    graph = psio.read_graph(path)
+    assert torch.allclose(dense(graph.data), (a + a.t()) / 2)
+    assert any('directed' in n and '(A + Aᵀ)/2' in n for n in graph.notices)
+    with pytest.raises(ValueError, match='directed_ok=True'):
+        psio.read_graph(path, directed_ok=False)
+
+
+def test_unequal_reverse_weights_make_a_graph_directed(tmp_path):
+    path = write(tmp_path / 'g.csv', '0,1,2\n1,0,4\n')
+    graph = psio.read_graph(path)
+    assert graph.data.edge_weight.tolist() == [3.0, 3.0]
+    assert any('directed' in n for n in graph.notices)
+
+
+def test_symmetric_edge_list_is_kept_as_is(tmp_path):
+    path = write(tmp_path / 'g.csv', '0,1,2\n1,0,2\n1,2,1\n2,1,1\n')
+    graph = psio.read_graph(path, directed_ok=False)
+    assert graph.data.edge_weight.tolist() == [2.0, 2.0, 1.0, 1.0]
+    assert graph.notices == []
+
+
+def test_self_loops_are_removed_with_a_notice(tmp_path):
+    graph = psio.read_graph(write(tmp_path / 'g.txt',
+                                  'a a\na b\nb c\nc c\n'))
+    assert (graph.data.edge_index[0] != graph.data.edge_index[1]).all()
+    assert graph.data.edge_index.size(1) == 4
+    assert any('removed 2 self-loops' in n for n in graph.notices)
+
+
+def test_duplicates_are_summed_with_a_notice(tmp_path):
+    graph = psio.read_graph(write(tmp_path / 'g.txt', 'a b\nb c\na b\n'))
+    a = dense(graph.data)
+    assert a[0, 1] == a[1, 0] == 2 and a[1, 2] == a[2, 1] == 1
+    assert 'summed 1 duplicate edge' in graph.notices
+
+
+def test_zero_weight_edges_are_dropped_with_a_notice(tmp_path):
+    graph = psio.read_graph(write(tmp_path / 'g.csv', 'a,b,0\nb,c,2\n'))
+    assert graph.node_ids == ['a', 'b', 'c']
+    assert edge_set(graph.data, graph.node_ids) == {('b', 'c'), ('c', 'b')}
+    assert 'dropped 1 zero-weight edge' in graph.notices
+
+
+@pytest.mark.parametrize('name,sep', [
+    ('g.tsv', '\t'), ('g.txt', ' '), ('g.edges', '  '), ('g.edgelist', ','),
+    ('g.csv.gz', ','), ('g.tsv.gz', '\t')])
+def test_delimiters_comments_and_gzip(tmp_path, name, sep):
+    text = ('# a comment\n% another\n\n' +
+            ''.join(f'{u}{sep}{v}{sep}{w}\n'
+                    for u, v, w in [('x', 'y', 1.5), ('y', 'z', 2)]))
+    path = tmp_path / name
+    if name.endswith('.gz'):
+        with gzip.open(path, 'wt', encoding='utf-8') as f:
+            f.write(text)
+    else:
+        write(path, text)
+    graph = psio.read_graph(path)
+    assert graph.node_ids == ['x', 'y', 'z']
+    assert graph.data.edge_weight.tolist() == [1.5, 1.5, 2.0, 2.0]
+
+
+def test_fmt_overrides_the_suffix(tmp_path):
+    path = write(tmp_path / 'graph.dat', 'a,b\n')
+    assert psio.read_graph(path, fmt='csv').node_ids == ['a', 'b']
+    assert psio.read_graph(path, fmt='edgelist').data.num_nodes == 2
+    with pytest.raises(ValueError, match='unknown graph format'):
+        psio.read_graph(path, fmt='xlsx')
+
+
+def test_weighted_flag(tmp_path):
+    path = write(tmp_path / 'g.csv', 'a,b,3\nb,c,1\n')
+    assert psio.read_graph(path, weighted=False).data.edge_weight is None
+    unweighted = write(tmp_path / 'u.csv', 'a,b\n')
+    assert psio.read_graph(unweighted).data.edge_weight is None
+    with pytest.raises(ValueError, match='no edge weights'):
+        psio.read_graph(unweighted, weighted=True)
+    labelled = write(tmp_path / 'l.csv', 'a,b,1\nb,c,friend\n')
+    assert psio.read_graph(labelled, weighted=False).data.num_nodes == 3
+
+
+def test_npz_keeps_isolated_nodes(tmp_path):
+    a = np.zeros((5, 5))
+    a[0, 1] = a[1, 0] = 2.0
+    a[1, 2] = a[2, 1] = 1.0
+    path = tmp_path / 'g.npz'
+    scipy.sparse.save_npz(path, scipy.sparse.csr_matrix(a))
+    graph = psio.read_graph(path)
+    assert graph.node_ids == [0, 1, 2, 3, 4]
+    assert graph.data.num_nodes == 5
+    assert torch.equal(dense(graph.data), torch.from_numpy(a))
+    assert graph.notices == []
+
+
+def test_directed_npz_is_symmetrised(tmp_path):
+    a = np.array([[0, 1, 0], [0, 0, 3], [0, 0, 0]], dtype=float)
+    path = tmp_path / 'g.npz'
+    scipy.sparse.save_npz(path, scipy.sparse.coo_matrix(a))
+    graph = psio.read_graph(path)
+    assert torch.allclose(dense(graph.data), torch.from_numpy(a + a.T) / 2)
+    assert len(graph.notices) == 1 and 'directed' in graph.notices[0]
+
+
+def test_pt_keeps_features_and_labels(tmp_path):
+    edge_index = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+    data = Data(x=torch.randn(4, 3), y=torch.tensor([0, 0, 1, 1]),
+                edge_index=edge_index,
+                edge_weight=torch.tensor([1.0, 1.0, 2.0, 2.0]), num_nodes=4)
+    path = tmp_path / 'g.pt'
+    torch.save(data, path)
+    graph = psio.read_graph(path)
+    assert torch.equal(graph.data.x, data.x)
+    assert torch.equal(graph.data.y, data.y)
+    assert torch.equal(graph.data.edge_index, edge_index)
+    assert torch.equal(graph.data.edge_weight, data.edge_weight)
+    assert graph.data.num_nodes == 4 and graph.node_ids == [0, 1, 2, 3]
+    assert graph.notices == []
+
+
+def test_pt_must_hold_a_data(tmp_path):
+    path = tmp_path / 'g.pt'
+    torch.save({'edge_index': torch.zeros(2, 1)}, path)
+    with pytest.raises(ValueError, match='holds a dict'):
+        psio.read_graph(path)
+
+
+@pytest.mark.parametrize('suffix,writer', [('graphml', nx.write_graphml),
+                                           ('gml', nx.write_gml)])
+def test_networkx_formats_keep_isolated_nodes(tmp_path, suffix, writer):
+    g = nx.Graph()
+    g.add_nodes_from(['b', 'a', 'lonely', 'c'])
+    g.add_edge('a', 'b', weight=2.0)
+    g.add_edge('b', 'c', weight=0.5)
+    path = tmp_path / f'g.{suffix}'
+    writer(g, path)
+    graph = psio.read_graph(path)
+    assert graph.node_ids == ['b', 'a', 'lonely', 'c']
+    assert graph.data.num_nodes == 4
+    ids = graph.node_ids
+    a = dense(graph.data)
+    assert a[ids.index('a'), ids.index('b')] == 2.0
+    assert a[ids.index('c'), ids.index('b')] == 0.5
+    assert a[ids.index('lonely')].sum() == 0
+    assert graph.notices == []
+
+
+def test_parallel_graphml_edges_are_summed(tmp_path):
+    g = nx.MultiGraph()
+    g.add_edge('a', 'b', weight=1.0)
+    g.add_edge('b', 'a', weight=2.5)
+    g.add_edge('b', 'c', weight=1.0)
+    path = tmp_path / 'g.graphml'
+    nx.write_graphml(g, path)
+    graph = psio.read_graph(path)
+    assert dense(graph.data).tolist() == [[0, 3.5, 0], [3.5, 0, 1], [0, 1, 0]]
+    assert 'summed 1 duplicate edge' in graph.notices
+
+
+def test_directed_graphml_is_symmetrised(tmp_path):
+    g = nx.DiGraph()
+    g.add_edge('a', 'b')
+    g.add_edge('b', 'c')
+    g.add_edge('c', 'b')
+    path = tmp_path / 'g.graphml'
+    nx.write_graphml(g, path)
+    graph = psio.read_graph(path)
+    assert dense(graph.data).tolist() == [[0, 0.5, 0], [0.5, 0, 1], [0, 1, 0]]
+    assert any('directed' in n for n in graph.notices)
+
+
+@pytest.mark.parametrize('text,match', [
+    ('a,b,1\nb,c,-2\n', 'line 2: weight .*-2.* nonnegative'),
+    ('a,b,1\n# skip\nb,c,nan\n', 'line 3: weight .*nan'),
+    ('a,b,1\nb,c,heavy\n', "line 2: weight 'heavy' is not a number"),
+    ('a,b,1\nb,c\n', 'line 2: expected 3 columns'),
+    ('a\n', 'line 1: expected 1 columns'),
+    ('# only comments\n', 'contains no edges'),
+    ('source,target\n', 'contains no edges'),
+    ('a a\n', 'no edges between distinct nodes'),
+])
+def test_malformed_edge_lists(tmp_path, text, match):
+    with pytest.raises(ValueError, match=match):
+        psio.read_graph(write(tmp_path / 'g.csv', text))
+
+
+def test_empty_missing_and_unknown_files(tmp_path):
+    with pytest.raises(ValueError, match='is empty'):
+        psio.read_graph(write(tmp_path / 'g.csv', ''))
+    missing = tmp_path / 'nope.csv'
+    with pytest.raises(FileNotFoundError, match='nope.csv'):
+        psio.read_graph(missing)
+    with pytest.raises(ValueError, match=r'\.csv.*\.graphml.*fmt='):
+        psio.read_graph(write(tmp_path / 'g.xlsx', 'a,b\n'))
+
+
+def test_invalid_npz_weights_are_counted(tmp_path):
+    a = scipy.sparse.csr_matrix(np.array([[0, -1.0], [-1.0, 0]]))
+    path = tmp_path / 'g.npz'
+    scipy.sparse.save_npz(path, a)
+    with pytest.raises(ValueError, match='2 edge weight'):
+        psio.read_graph(path)
+
+
+def test_non_square_npz(tmp_path):
+    path = tmp_path / 'g.npz'
+    scipy.sparse.save_npz(path, scipy.sparse.csr_matrix(np.ones((2, 3))))
+    with pytest.raises(ValueError, match='must be square'):
+        psio.read_graph(path)
+
+
+def read_csv(path):
+    with open(path, newline='') as f:
+        return list(csv.reader(f))
+
+
+def test_write_labels(tmp_path):
+    path = tmp_path / 'labels.csv'
+    psio.write_labels(path, ['alice', 'bob', 7], torch.tensor([1, 0, 1]))
+    assert read_csv(path) == [['node', 'community'], ['alice', '1'],
+                              ['bob', '0'], ['7', '1']]
+    with pytest.raises(ValueError, match='2 node ids'):
+        psio.write_labels(path, ['a', 'b'], [0, 1, 2])
+    with pytest.raises(ValueError, match='integer'):
+        psio.write_labels(path, ['a', 'b'], [0.5, 1.0])
+
+
+def test_write_memberships(tmp_path):
+    path = tmp_path / 'h.csv'
+    psio.write_memberships(path, ['a', 'b'],
+                           np.array([[1 / 3, 2.0], [1234567.0, 0.0]]))
+    assert read_csv(path) == [['node', 'c0', 'c1'], ['a', '0.333333', '2'],
+                              ['b', '1.23457e+06', '0']]
+    with pytest.raises(ValueError, match=r'\[N, k\]'):
+        psio.write_memberships(path, ['a'], np.ones(3))
+
+
+@pytest.mark.parametrize('write_fn,values', [
+    (psio.write_labels, [0]), (psio.write_memberships, [[0.5]])])
+def test_writers_check_the_output_path(tmp_path, write_fn, values):
+    with pytest.raises(FileNotFoundError, match="directory '.*nope' does not"):
+        write_fn(tmp_path / 'nope' / 'out.csv', ['a'], values)
+    with pytest.raises(IsADirectoryError, match='is a directory'):
+        write_fn(tmp_path, ['a'], values)
+
+
+def test_check_output_path(tmp_path):
+    missing = tmp_path / 'nope' / 'out.csv'
+    expected = re.escape(f"directory '{tmp_path / 'nope'}' does not exist")
+    with pytest.raises(FileNotFoundError, match=expected):
+        psio.check_output_path(missing)
+    with pytest.raises(IsADirectoryError, match='is a directory'):
+        psio.check_output_path(tmp_path)
+    assert psio.check_output_path(tmp_path / 'out.csv') is None
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Every PyG download fails as it does without a network."""
+    import torch_geometric.data.download
+    import torch_geometric.io.fs
+
+    def fail(*args, **kwargs):
+        raise urllib.error.URLError('[Errno -3] Temporary failure in name '
+                                    'resolution')
+
+    monkeypatch.setattr(torch_geometric.io.fs, 'cp', fail)
+    monkeypatch.setattr(torch_geometric.data.download, 'download_url', fail)
+
+
+def test_offline_dataset_names_the_raw_folder(tmp_path, offline):
+    with pytest.raises(psio.DatasetUnavailableError) as info:
+        psio.load_pyg_dataset('Planetoid:Cora', tmp_path)
+    message = str(info.value)
+    assert isinstance(info.value, RuntimeError)
+    assert '\n' not in message
+    assert 'could not download' in message and 'Planetoid:Cora' in message
+    assert f"'{tmp_path / 'Cora' / 'raw'}'" in message
+    assert 'ind.cora.graph' in message
+
+
+def test_dataset_names_are_checked(tmp_path):
+    with pytest.raises(ValueError, match='Planetoid:Cora'):
+        psio.load_pyg_dataset('NoSuchDataset', tmp_path)
+    with pytest.raises(ValueError, match="'Planetoid:<name>'"):
+        psio.load_pyg_dataset('Planetoid', tmp_path)
+    with pytest.raises(ValueError, match='takes no name'):
+        psio.load_pyg_dataset('KarateClub:x', tmp_path)
+
+
+def test_bundled_dataset_loads(tmp_path):
+    data = psio.load_pyg_dataset('KarateClub', tmp_path)
+    assert data.num_nodes == 34 and data.y is not None
