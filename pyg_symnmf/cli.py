@@ -1,151 +1,606 @@
-"""``pyg-symnmf``: community detection with SymNMF-Net and the classical
-solvers on one graph, side by side.
+"""``pyg-symnmf``: community detection with SymNMF-Net, the classical SymNMF
+solvers and peer methods on one graph, side by side.
 
-With no arguments it factors Zachary's karate club (embedded in PyG) and
-prints ACC, NMI, ARI, modularity, the SymNMF loss and the time of each
-method.
+With no arguments it factors Zachary's karate club (embedded in PyG). Give
+a graph file (``pyg-symnmf graph.csv -k 5``: an edge list, ``.npz``,
+``.pt``, ``.graphml`` or ``.gml``) to factor your own graph, or ``--pyg
+Planetoid:Cora`` for a PyG dataset. The table gives, per method, ACC, NMI
+and ARI (when ground-truth labels are known), modularity, conductance, the
+SymNMF loss and the time taken.
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
+import tempfile
 import time
-from typing import Optional, Sequence
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence, Union
 
+import numpy as np
 import torch
+from torch import Tensor
 from torch_geometric.data import Data
 
-from . import metrics
-from .adjacency import to_adjacency
+from . import io, metrics
+from .adjacency import Adjacency, to_adjacency
 from .datasets import DATASETS, NORMALIZE
-from .nn import SymNMFNet
-from .solvers import METHODS, symnmf
+from .estimator import SymNMFClustering
+from .functional import symnmf_loss
+from .solvers import CLASSICAL_METHODS
 
+__all__ = ['main', 'parse_args', 'run', 'format_table', 'CLIError']
+
+PROG = 'pyg-symnmf'
+PEERS_HINT = "pip install 'pyg_symnmf[peers]'"
+MISSING = '-'
+
+
+class CLIError(Exception):
+    """A problem with the command line or its inputs, reported as one line
+    ``pyg-symnmf: error: ...`` with exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are :class:`CLIError` (one line, no
+    usage dump, no ``SystemExit``) so that :func:`main` returns 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise CLIError(message)
+
+
+def _k_value(text: str) -> Union[int, str]:
+    if text.strip().lower() == 'auto':
+        return 'auto'
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid k {text!r}: give a positive integer or 'auto'") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG, description='Community detection with SymNMF-Net, the '
+        'classical SymNMF solvers and peer methods (spectral clustering, '
+        "Leiden) on one graph, side by side. Default graph: Zachary's "
+        'karate club.')
+    graph = parser.add_argument_group('graph (one of)')
+    graph.add_argument('input', nargs='?', metavar='PATH',
+                       help='your graph file: edge list (.csv, .tsv, .txt, '
+                       '.edges, .edgelist, optionally .gz), .npz, .pt, '
+                       '.graphml or .gml')
+    graph.add_argument('--input', dest='input_option', metavar='PATH',
+                       help='same as the positional PATH')
+    graph.add_argument('--dataset', choices=list(DATASETS), default=None,
+                       help='embedded or generated graph (default: karate)')
+    graph.add_argument('--pyg', metavar='NAME',
+                       help="a torch_geometric.datasets dataset, e.g. "
+                       "'KarateClub', 'Planetoid:Cora'")
+    graph.add_argument('--root', default='./data',
+                       help='folder of the --pyg datasets (default: '
+                       './data)')
+    graph.add_argument('--labels', metavar='FILE',
+                       help="ground truth as CSV 'node,label' with the "
+                       'original node ids (adds ACC, NMI, ARI)')
+    graph.add_argument('--normalize', action=argparse.BooleanOptionalAction,
+                       default=None, help='normalise the adjacency (default: '
+                       'on, except for the digits dataset)')
+
+    model = parser.add_argument_group('methods')
+    model.add_argument('-k', type=_k_value, default=None, metavar='INT|auto',
+                       help='number of communities (default: the number of '
+                       'classes when labels are known; required otherwise)')
+    model.add_argument('--layers', type=int, default=20,
+                       help='SymNMF-Net layers (default: 20)')
+    model.add_argument('--blocks', dest='layers', type=int,
+                       help=argparse.SUPPRESS)  # the pre-0.2 name
+    model.add_argument('--epochs', type=int, default=300,
+                       help='SymNMF-Net training epochs (default: 300)')
+    model.add_argument('--lr', type=float, default=0.01,
+                       help="SymNMF-Net's Adam learning rate (default: "
+                       '0.01)')
+    model.add_argument('--methods', nargs='*', default=list(CLASSICAL_METHODS),
+                       choices=CLASSICAL_METHODS, metavar='METHOD',
+                       help='classical solvers to compare: '
+                       f"{' '.join(CLASSICAL_METHODS)} (default: all; none: "
+                       '--methods alone)')
+    model.add_argument('--iters', type=int, default=300,
+                       help='iterations of each classical solver '
+                       '(default: 300)')
+    model.add_argument('--no-peers', dest='peers', action='store_false',
+                       help='skip spectral clustering and Leiden')
+    model.add_argument('--seed', type=int, default=0,
+                       help='seed of every method (default: 0)')
+    model.add_argument('--device', default='cpu',
+                       help="torch device of the SymNMF methods, e.g. 'cuda' "
+                       '(default: cpu)')
+
+    out = parser.add_argument_group('outputs')
+    out.add_argument('--output', metavar='labels.csv',
+                     help="write SymNMF-Net's community of each node as CSV "
+                     "'node,community'")
+    out.add_argument('--memberships', metavar='memberships.csv',
+                     help="write SymNMF-Net's soft memberships (rows sum to "
+                     "1) as CSV 'node,c0,c1,...'")
+    out.add_argument('--plot', metavar='communities.png',
+                     help="draw the graph coloured by SymNMF-Net's "
+                     'communities (needs matplotlib)')
+    out.add_argument('--quiet', action='store_true', help='no notes')
+    out.add_argument('--verbose', action='store_true',
+                     help='progress bar of the SymNMF-Net training')
+    return parser
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog='pyg-symnmf', description=__doc__.split('\n\n')[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('--dataset', default='karate', choices=DATASETS,
-                        help='embedded or generated graph to factor')
-    parser.add_argument('-k', type=int, default=None,
-                        help='number of communities (default: classes)')
-    parser.add_argument('--blocks', type=int, default=20,
-                        help='SymNMF-Net blocks')
-    parser.add_argument('--epochs', type=int, default=300,
-                        help='SymNMF-Net training epochs')
-    parser.add_argument('--lr', type=float, default=0.01,
-                        help="SymNMF-Net's Adam learning rate")
-    parser.add_argument('--iters', type=int, default=300,
-                        help='iterations of each classical solver')
-    parser.add_argument('--methods', nargs='*', default=list(METHODS),
-                        choices=METHODS, help='classical solvers to compare')
-    parser.add_argument('--normalize', action=argparse.BooleanOptionalAction,
-                        default=None, help='normalise the adjacency '
-                        '(default: per dataset; off for digits)')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--device', default='cpu')
-    parser.add_argument('--output', metavar='labels.csv',
-                        help="write SymNMF-Net's community of each node")
-    parser.add_argument('--plot', metavar='communities.png',
-                        help='draw the graph coloured by community')
-    parser.add_argument('--quiet', action='store_true',
-                        help='no progress bar')
-    return parser.parse_args(argv)
+    """Parses and validates the command line, touching no graph.
+
+    Raises:
+        CLIError: a bad or inconsistent argument.
+    """
+    args = build_parser().parse_args(argv)
+    if args.input is not None and args.input_option is not None:
+        raise CLIError('give the graph file once: as PATH or as --input')
+    if args.input is None:
+        args.input = args.input_option
+    sources = [name for name, given in [('PATH', args.input is not None),
+                                        ('--dataset', args.dataset),
+                                        ('--pyg', args.pyg)] if given]
+    if len(sources) > 1:
+        raise CLIError(f"give one graph, not {' and '.join(sources)}")
+    if not sources:
+        args.dataset = 'karate'
+    if isinstance(args.k, int) and args.k < 1:
+        raise CLIError(f'-k must be >= 1 (number of communities), got '
+                       f'{args.k}')
+    for name in ('layers', 'epochs', 'iters', 'seed'):
+        value = getattr(args, name)
+        if value < 0:
+            raise CLIError(f'--{name} must be >= 0, got {value}')
+    if not (args.lr > 0 and np.isfinite(args.lr)):
+        raise CLIError(f'--lr must be a positive number, got {args.lr}')
+    return args
 
 
-def run(args: argparse.Namespace) -> list[dict]:
-    """Factors the chosen dataset with every method; one result row each."""
-    torch.manual_seed(args.seed)
-    data: Data = DATASETS[args.dataset](seed=args.seed) \
-        if args.dataset in ('sbm', 'lfr') else DATASETS[args.dataset]()
-    data = data.to(args.device)
-    k = args.k if args.k is not None else int(data.y.max()) + 1
-    normalize = NORMALIZE[args.dataset] if args.normalize is None \
-        else args.normalize
-    adj = to_adjacency(data.edge_index, data.get('edge_weight'),
-                       data.num_nodes, normalize=normalize)
-    rows = []
+# Checks made before any work ----------
 
+def _check_device(name: str) -> torch.device:
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise CLIError(f'--device {name!r} is not a torch device ({err})') \
+            from None
+    if device.type == 'cuda':
+        if not torch.cuda.is_available():
+            raise CLIError(f'--device {name}: CUDA is not available (no GPU '
+                           'or a CPU-only torch build); use --device cpu')
+        if device.index is not None and \
+                device.index >= torch.cuda.device_count():
+            raise CLIError(f'--device {name}: only '
+                           f'{torch.cuda.device_count()} CUDA device(s)')
+    elif device.type == 'mps' and not (
+            hasattr(torch.backends, 'mps') and
+            torch.backends.mps.is_available()):
+        raise CLIError(f'--device {name}: MPS is not available; use --device '
+                       'cpu')
+    return device
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    for flag in ('output', 'memberships', 'plot'):
+        path = getattr(args, flag)
+        if path is None:
+            continue
+        try:
+            io.check_output_path(path)
+        except OSError as err:
+            raise CLIError(f'--{flag}: {err}') from None
+    if args.plot is not None:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise CLIError("--plot needs matplotlib: pip install "
+                           "'pyg_symnmf[plot]'") from None
+
+
+def _check_readable(path: str, flag: str) -> None:
+    p = Path(path)
+    if not p.exists():
+        raise CLIError(f"{flag}: file '{p}' does not exist")
+    if p.is_dir():
+        raise CLIError(f"{flag}: '{p}' is a directory, not a file")
+    if not os.access(p, os.R_OK):
+        raise CLIError(f"{flag}: file '{p}' is not readable (permission "
+                       'denied)')
+
+
+def _check_auto_k() -> None:
+    """Raises unless the package's estimator accepts ``k='auto'``."""
+    tiny = Data(edge_index=torch.tensor([[0, 1, 2, 3], [1, 0, 3, 2]]),
+                num_nodes=4)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            SymNMFClustering(k='auto', method='anls', max_iter=1,
+                             tol=0.0).fit(tiny)
+    except (TypeError, ValueError):
+        raise CLIError("k='auto' is not available in this version of "
+                       'pyg_symnmf; give -k INT') from None
+
+
+# The graph ----------
+
+@dataclass
+class Graph:
+    """The graph to factor, as the CLI sees it."""
+    name: str
+    data: Data  # edge_index, edge_weight (optional), num_nodes, y (optional)
+    node_ids: list
+    normalize: bool
+    notices: list[str] = field(default_factory=list)
+    y: Optional[np.ndarray] = None  # ground truth, -1 = unknown
+    num_classes: Optional[int] = None
+
+
+def load_graph(args: argparse.Namespace) -> Graph:
+    """The graph named by the arguments, with its ground truth if any."""
+    if args.input is not None:
+        _check_readable(args.input, 'input')
+        result = io.read_graph(args.input)
+        graph = Graph(Path(args.input).name, _bare(result.data),
+                      list(result.node_ids), True, list(result.notices))
+    elif args.pyg is not None:
+        data = io.load_pyg_dataset(args.pyg, root=args.root)
+        graph = _from_pyg(args.pyg, data)
+    else:
+        make = DATASETS[args.dataset]
+        data = make(seed=args.seed) if args.dataset in ('sbm', 'lfr') \
+            else make()
+        graph = Graph(args.dataset, _bare(data), list(range(data.num_nodes)),
+                      NORMALIZE[args.dataset])
+        graph.y = data.y.cpu().numpy()
+    if args.normalize is not None:
+        graph.normalize = args.normalize
+    if args.labels is not None:
+        graph.y = _read_labels(args.labels, graph.node_ids, graph.notices)
+    if graph.y is not None:
+        known = graph.y[graph.y >= 0]
+        graph.num_classes = int(np.unique(known).size) if known.size else None
+    return graph
+
+
+def _bare(data: Data) -> Data:
+    """Only what the factorisation needs: no features, no labels."""
+    bare = Data(edge_index=data.edge_index, num_nodes=data.num_nodes)
+    if data.get('edge_weight') is not None:
+        bare.edge_weight = data.edge_weight
+    return bare
+
+
+def _from_pyg(name: str, data: Data) -> Graph:
+    """A PyG dataset's graph with the rules of :func:`io.read_graph`
+    (symmetric, no self-loops, no duplicates), applied through a temporary
+    ``.npz`` file so that the notices are those of a user's graph."""
+    import scipy.sparse
+
+    n = int(data.num_nodes)
+    edge_index = data.edge_index.cpu().numpy()
+    weight = data.get('edge_weight')
+    values = np.ones(edge_index.shape[1]) if weight is None \
+        else weight.detach().cpu().double().numpy()
+    matrix = scipy.sparse.coo_matrix((values, (edge_index[0],
+                                               edge_index[1])), shape=(n, n))
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, 'graph.npz')
+        scipy.sparse.save_npz(path, matrix, compressed=False)
+        result = io.read_graph(path)
+    notices = [n.replace(f"'{path}'", name) for n in result.notices]
+    graph = Graph(name, _bare(result.data), list(result.node_ids), True,
+                  notices)
+    y = data.get('y')
+    if isinstance(y, Tensor) and y.dim() == 1 and \
+            y.numel() == data.num_nodes and not y.is_floating_point():
+        graph.y = y.cpu().numpy().astype(np.int64)
+    return graph
+
+
+def _read_labels(path: str, node_ids: list, notices: list[str]) -> np.ndarray:
+    """Reads ``node,label`` rows; returns one class index per node, -1 for
+    nodes without a label."""
+    _check_readable(path, '--labels')
+    try:
+        with open(path, newline='', encoding='utf-8-sig') as f:
+            text = f.read()
+    except UnicodeDecodeError as err:
+        raise CLIError(f"--labels: '{path}' is not UTF-8 text ({err})") \
+            from None
+    lines = [line for line in text.splitlines()
+             if line.strip() and not line.lstrip().startswith('#')]
+    if not lines:
+        raise CLIError(f"--labels: '{path}' holds no labels")
+    delimiter = '\t' if '\t' in lines[0] else ',' if ',' in lines[0] else None
+    rows = [line.split() if delimiter is None else
+            [c.strip() for c in next(csv.reader([line], delimiter=delimiter))]
+            for line in lines]
+    if [c.lower() for c in rows[0][:1]] in (['node'], ['id'], ['node_id'],
+                                            ['source']):
+        rows = rows[1:]
+    position = {str(node): i for i, node in enumerate(node_ids)}
+    y = np.full(len(node_ids), -1, dtype=np.int64)
+    classes: dict[str, int] = {}
+    unknown = 0
+    for number, row in enumerate(rows, start=1):
+        if len(row) != 2 or not row[0] or not row[1]:
+            raise CLIError(f"--labels: '{path}', row {number}: expected "
+                           f"'node,label', got {len(row)} field(s)")
+        index = position.get(row[0])
+        if index is None:
+            unknown += 1
+            continue
+        y[index] = classes.setdefault(row[1], len(classes))
+    if not classes:
+        raise CLIError(f"--labels: no node of '{path}' is in the graph "
+                       '(use the node ids of the graph file)')
+    if unknown:
+        notices.append(f'--labels: ignored {unknown} label(s) of nodes not in '
+                       'the graph')
+    missing = int((y < 0).sum())
+    if missing:
+        notices.append(f'--labels: {missing} node(s) have no label; ACC, NMI '
+                       'and ARI use the labelled nodes only')
+    return y
+
+
+# The methods ----------
+
+@dataclass
+class Result:
+    """One row of the table."""
+    name: str
+    labels: Tensor
+    seconds: float
+    h: Optional[Tensor] = None
+    estimator: Optional[SymNMFClustering] = None
+
+
+def _symnmf_row(name: str, graph: Graph, data: Data, adj: Adjacency,
+                k: Union[int, str], method: str,
+                args: argparse.Namespace) -> Result:
+    options = dict(num_layers=args.layers, epochs=args.epochs, lr=args.lr) \
+        if method == 'net' else dict(max_iter=args.iters, tol=0.0)
     start = time.perf_counter()
-    net = SymNMFNet(k, num_blocks=args.blocks, normalize=normalize,
-                    seed=args.seed).to(args.device)
-    net.fit(data, epochs=args.epochs, lr=args.lr, progress=not args.quiet)
-    h = net.embed(data)
-    rows.append(_row(f'SymNMF-Net ({args.blocks} blocks, trained)', h, adj,
-                     data, time.perf_counter() - start))
-    labels = h.argmax(dim=1)
-    for method in args.methods:
-        start = time.perf_counter()
-        h = symnmf(adj, k, method=method, max_iter=args.iters, tol=0.0,
-                   seed=args.seed)
-        rows.append(_row(f'{method.upper()} ({args.iters} iters)', h, adj,
-                         data, time.perf_counter() - start))
-    if args.output:
-        with open(args.output, 'w', newline='') as f:
-            writer = csv.writer(f)
-            writer.writerow(['node', 'community'])
-            writer.writerows(enumerate(labels.tolist()))
-    if args.plot:
-        plot_communities(data, labels, args.plot)
-    return rows
+    estimator = SymNMFClustering(k, method=method, normalize=graph.normalize,
+                                 seed=args.seed, verbose=args.verbose,
+                                 **options).fit(data)
+    seconds = time.perf_counter() - start
+    return Result(name, estimator.labels_.cpu(), seconds,
+                  estimator.embedding_, estimator)
 
 
-def _row(name: str, h: torch.Tensor, adj, data: Data, seconds: float) -> dict:
-    return {'method': name, **metrics.report(data, h.argmax(dim=1), h, adj),
-            'time_s': seconds}
+def _spectral_row(graph: Graph, k: int, seed: int, notes: list[str]
+                  ) -> Optional[Result]:
+    try:
+        from sklearn.cluster import SpectralClustering
+    except ImportError:
+        notes.append(f'spectral clustering skipped ({PEERS_HINT})')
+        return None
+    matrix = _scipy_adjacency(graph)
+    start = time.perf_counter()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            try:
+                model = SpectralClustering(
+                    n_clusters=k, affinity='precomputed',
+                    assign_labels='cluster_qr', random_state=seed)
+            except TypeError:  # scikit-learn < 1.1
+                model = SpectralClustering(
+                    n_clusters=k, affinity='precomputed',
+                    assign_labels='kmeans', random_state=seed)
+            labels = model.fit_predict(matrix)
+    except (ValueError, np.linalg.LinAlgError, ArithmeticError) as err:
+        notes.append('spectral clustering failed: ' + _one_line(err))
+        return None
+    seconds = time.perf_counter() - start
+    for warning in {_one_line(w.message) for w in caught}:
+        notes.append(f'spectral clustering: {warning}')
+    return Result('spectral (scikit-learn)', torch.as_tensor(labels).long(),
+                  seconds)
+
+
+def _leiden_row(graph: Graph, seed: int, notes: list[str]
+                ) -> Optional[Result]:
+    try:
+        import igraph
+        import leidenalg
+    except ImportError:
+        notes.append(f'Leiden skipped ({PEERS_HINT})')
+        return None
+    edge_index = graph.data.edge_index.cpu()
+    upper = edge_index[0] < edge_index[1]
+    edges = edge_index[:, upper].t().tolist()
+    weight = graph.data.get('edge_weight')
+    weights = None if weight is None else weight.cpu()[upper].tolist()
+    start = time.perf_counter()
+    ig = igraph.Graph(n=graph.data.num_nodes, edges=edges)
+    partition = leidenalg.find_partition(
+        ig, leidenalg.ModularityVertexPartition, weights=weights, seed=seed)
+    seconds = time.perf_counter() - start
+    return Result('Leiden (modularity)',
+                  torch.as_tensor(partition.membership).long(), seconds)
+
+
+def _scipy_adjacency(graph: Graph):
+    """The raw weighted adjacency as a SciPy CSR matrix."""
+    import scipy.sparse
+
+    edge_index = graph.data.edge_index.cpu().numpy()
+    weight = graph.data.get('edge_weight')
+    values = np.ones(edge_index.shape[1]) if weight is None \
+        else weight.cpu().double().numpy()
+    n = graph.data.num_nodes
+    return scipy.sparse.csr_matrix((values, (edge_index[0], edge_index[1])),
+                                   shape=(n, n))
+
+
+# Figures ----------
+
+def _figures(result: Result, graph: Graph, adj: Adjacency) -> dict[str, Any]:
+    labels = result.labels
+    row: dict[str, Any] = {'method': result.name,
+                           'k': int(torch.unique(labels).numel())}
+    if graph.y is not None:
+        mask = graph.y >= 0
+        truth, predicted = graph.y[mask], labels.numpy()[mask]
+        row['ACC'] = metrics.clustering_accuracy(truth, predicted)
+        row['NMI'] = metrics.nmi(truth, predicted)
+        row['ARI'] = metrics.ari(truth, predicted)
+    edges = (graph.data.edge_index.cpu(), labels,
+             _cpu(graph.data.get('edge_weight')), graph.data.num_nodes)
+    row['modularity'] = metrics.modularity(*edges)
+    row['conductance'] = metrics.conductance(*edges)
+    row['loss'] = float(symnmf_loss(adj, result.h.detach())) \
+        if result.h is not None else MISSING
+    row['time_s'] = result.seconds
+    return row
+
+
+def _cpu(tensor: Optional[Tensor]) -> Optional[Tensor]:
+    return None if tensor is None else tensor.cpu()
 
 
 def format_table(rows: list[dict]) -> str:
     columns = list(rows[0])
-    cells = [[f'{r[c]:.4f}' if isinstance(r[c], float) else str(r[c])
-              for c in columns] for r in rows]
+    for row in rows[1:]:
+        columns += [c for c in row if c not in columns]
+    cells = [[_cell(r.get(c, MISSING)) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells))
               for i, c in enumerate(columns)]
     lines = ['  '.join(c.ljust(w) for c, w in zip(columns, widths)),
              '  '.join('-' * w for w in widths)]
-    lines += ['  '.join(v.ljust(w) for v, w in zip(row, widths))
+    lines += ['  '.join(v.ljust(w) for v, w in zip(row, widths)).rstrip()
               for row in cells]
     return '\n'.join(lines)
 
 
-def plot_communities(data: Data, labels: torch.Tensor, path: str) -> None:
-    try:
-        import matplotlib
-        matplotlib.use('Agg')
-        import matplotlib.pyplot as plt
-    except ImportError as err:
-        raise SystemExit("--plot needs matplotlib: pip install "
-                         "'pyg_symnmf[plot]'") from err
-    import networkx as nx
-    from torch_geometric.utils import to_networkx
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f'{value:.4f}'
+    return str(value)
 
-    graph = to_networkx(Data(edge_index=data.edge_index.cpu(),
-                             num_nodes=data.num_nodes), to_undirected=True)
-    pos = nx.spring_layout(graph, seed=0)
-    fig, ax = plt.subplots(figsize=(6, 6))
-    nx.draw_networkx(graph, pos, ax=ax, node_color=labels.cpu().numpy(),
-                     cmap='tab10', with_labels=data.num_nodes <= 100,
-                     node_size=120 if data.num_nodes <= 100 else 10,
-                     width=0.3, font_size=7)
-    ax.set_axis_off()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+
+def _one_line(message: Any) -> str:
+    return ' '.join(str(message).split())
+
+
+# The run ----------
+
+def run(args: argparse.Namespace, note=print) -> tuple[str, list[dict]]:
+    """Checks the arguments, then factors the graph with every method.
+
+    Returns the title line and one result row per method.
+    """
+    device = _check_device(args.device)
+    _check_outputs(args)
+    if args.k == 'auto':
+        _check_auto_k()
+    graph = load_graph(args)
+    for notice in graph.notices:
+        note(notice)
+    k = args.k if args.k is not None else graph.num_classes
+    if k is None:
+        raise CLIError('give the number of communities with -k INT (or -k '
+                       "auto): the graph has no ground-truth labels")
+    if isinstance(k, int) and k > graph.data.num_nodes:
+        raise CLIError(f'-k {k} exceeds the number of nodes '
+                       f'{graph.data.num_nodes}')
+
+    torch.manual_seed(args.seed)
+    data = graph.data.to(device)
+    adj = to_adjacency(data.edge_index, data.get('edge_weight'),
+                       data.num_nodes, normalize=graph.normalize)
+    results = [_symnmf_row(f'SymNMF-Net ({args.layers} layers, trained '
+                           f'{args.epochs} epochs)', graph, data, adj, k,
+                           'net', args)]
+    net = results[0]
+    for method in args.methods:
+        results.append(_symnmf_row(f'{method.upper()} ({args.iters} iters)',
+                                   graph, data, adj, k, method, args))
+    chosen_k = net.estimator.n_communities_
+    if args.peers:
+        notes: list[str] = []
+        for row in (_spectral_row(graph, chosen_k, args.seed, notes),
+                    _leiden_row(graph, args.seed, notes)):
+            if row is not None:
+                results.append(row)
+        for line in notes:
+            note(line)
+
+    rows = [_figures(result, graph, adj) for result in results]
+    num_edges = int((graph.data.edge_index[0] <
+                     graph.data.edge_index[1]).sum())
+    k_text = f'{chosen_k}' if k != 'auto' else f'auto ({chosen_k} chosen)'
+    title = (f'graph: {graph.name}  N={graph.data.num_nodes}  '
+             f'edges={num_edges}  k={k_text}')
+
+    ids = graph.node_ids
+    if args.output is not None:
+        io.write_labels(args.output, ids, net.labels.numpy())
+    if args.memberships is not None:
+        io.write_memberships(args.memberships, ids,
+                             net.estimator.transform(data).cpu())
+    if args.plot is not None:
+        from .plot import plot_communities
+
+        figures = rows[0]
+        caption = f"modularity {figures['modularity']:.3f}"
+        if 'NMI' in figures:
+            caption += f", NMI {figures['NMI']:.3f}"
+        method = f'SymNMF-Net (k={chosen_k})'
+        plot_communities(graph.data.edge_index.cpu(), net.labels,
+                         graph.data.num_nodes, args.plot,
+                         title=f'{method} on {graph.name}: {caption}',
+                         node_ids=ids)
+    return title, rows
+
+
+_RUNTIME_ERRORS = (ValueError, TypeError, RuntimeError, OSError, ImportError)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parse_args(argv)
+    """Runs ``pyg-symnmf``; returns the exit code (0, or 2 after printing
+    one line ``pyg-symnmf: error: ...`` on stderr)."""
     try:
-        rows = run(args)
-    except (ValueError, TypeError, RuntimeError) as err:
-        print(f'pyg-symnmf: error: {err}', file=sys.stderr)
-        return 2
-    print(f'dataset: {args.dataset}')
+        args = parse_args(argv)
+    except CLIError as err:
+        return _fail(err)
+    except SystemExit as exit_:  # --help
+        return int(exit_.code or 0)
+
+    def note(line: str) -> None:
+        if not args.quiet:
+            print(f'note: {_one_line(line)}')
+
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings('ignore', message=r'Sparse (CSR tensor '
+                                    r'support|invariant checks)')
+            title, rows = run(args, note)
+    except (CLIError, *_RUNTIME_ERRORS) as err:
+        return _fail(err)
+    print(title)
     print(format_table(rows))
     return 0
+
+
+def _fail(err: BaseException) -> int:
+    message = _one_line(err) or type(err).__name__
+    print(f'{PROG}: error: {message}', file=sys.stderr)
+    return 2
 
 
 if __name__ == '__main__':

@@ -14,6 +14,9 @@ from torch_geometric.utils import (remove_self_loops,
 
 from .transforms import SelfTuningKNNGraph
 
+__all__ = ['karate', 'digits', 'sbm', 'lfr', 'planetoid', 'DATASETS',
+           'NORMALIZE']
+
 
 def karate() -> Data:
     """Zachary's karate club (34 nodes, 4 communities); ships with PyG."""

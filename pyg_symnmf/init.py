@@ -9,6 +9,8 @@ from torch_geometric.utils import scatter
 
 from .adjacency import Adjacency
 
+__all__ = ['random_membership']
+
 
 def random_membership(adj: Adjacency, k: int, seed: int = 0,
                       batch: Optional[Tensor] = None) -> Tensor:

@@ -19,7 +19,7 @@ from torch_geometric.utils import coalesce
 from .estimator import SymNMFClustering
 from .factorize import symnmf, validate_method
 from .readout import normalize_rows
-from .validation import check_rank, graph_inputs
+from .validation import check_number, check_rank, graph_inputs
 
 __all__ = ['SelfTuningKNNGraph', 'DetectCommunities']
 
@@ -47,9 +47,8 @@ class SelfTuningKNNGraph(BaseTransform):
     """
 
     def __init__(self, num_neighbors: int = 7, scale_neighbor: int = 7):
-        if num_neighbors < 1 or scale_neighbor < 1:
-            raise ValueError("'num_neighbors' and 'scale_neighbor' must be "
-                             ">= 1")
+        check_number('num_neighbors', num_neighbors, integer=True, low=1)
+        check_number('scale_neighbor', scale_neighbor, integer=True, low=1)
         self.num_neighbors = num_neighbors
         self.scale_neighbor = scale_neighbor
 
