@@ -132,7 +132,7 @@ class SymNMFClustering:
         k = check_rank(self.k, adj.num_nodes)
         self.n_communities_ = k
         if self.method == 'net':
-            self.model_ = self._build_net(k, x)
+            self.model_ = self._build_net(k, x).to(adj.device)
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.seed)
                 self.loss_curve_ = self._train(adj, x, graph)

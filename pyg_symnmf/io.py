@@ -188,10 +188,13 @@ def _read_edge_list(path: Path, parse_weights: bool) -> _Entries:
         raise ValueError(f"'{path}' contains no edges")
     width = len(rows[0][1])
     for lineno, fields in rows:
-        if len(fields) not in (2, 3) or len(fields) != width:
-            raise ValueError(f"'{path}', line {lineno}: expected {width} "
-                             f'columns (source, target[, weight]) like the '
-                             f'first edge, got {len(fields)}')
+        if len(fields) not in (2, 3):
+            raise ValueError(f"'{path}', line {lineno}: expected 2 or 3 "
+                             f"columns (source, target[, weight]), got "
+                             f"{len(fields)}")
+        if len(fields) != width:
+            raise ValueError(f"'{path}', line {lineno}: {len(fields)} "
+                             f"columns, but the first edge has {width}")
         if not fields[0] or not fields[1]:
             raise ValueError(f"'{path}', line {lineno}: empty node id")
     weight = None
@@ -321,7 +324,8 @@ def _read_pt(path: Path, parse_weights: bool) -> _Entries:
     if parse_weights and data.edge_weight is not None:
         weight = data.edge_weight.detach().cpu().double().numpy()
         _check_weights(weight, path)
-    extras = {key: data[key] for key in ('x', 'y') if data[key] is not None}
+    extras = {key: data.get(key) for key in ('x', 'y')
+              if data.get(key) is not None}
     return _Entries(edge_index[0], edge_index[1], weight,
                     list(range(num_nodes)), undirected=False, extras=extras)
 

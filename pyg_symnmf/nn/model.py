@@ -6,6 +6,7 @@ from importlib import resources
 from typing import Iterator, NamedTuple, Optional
 
 import torch
+import torch.utils.checkpoint
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
@@ -65,6 +66,10 @@ class SymNMFNet(torch.nn.Module):
             (default: :obj:`False`)
         share_weights (bool): One set of parameters for all blocks.
             (default: :obj:`False`)
+        checkpoint (bool): Recompute each block in the backward pass instead
+            of keeping its intermediates (activation checkpointing): training
+            memory then holds one :math:`N \times k` input per block, at the
+            price of one more SpMM per block. (default: :obj:`False`)
         **kwargs: Further :class:`SymNMFNetConv` arguments (``alpha``,
             ``alpha_min``, ``learn_alpha``, ``bias``, ``normalize``).
 
@@ -77,12 +82,14 @@ class SymNMFNet(torch.nn.Module):
 
     def __init__(self, k: Optional[int] = None, num_layers: int = 20,
                  weight: str = 'full', momentum: bool = False,
-                 share_weights: bool = False, **kwargs) -> None:
+                 share_weights: bool = False, checkpoint: bool = False,
+                 **kwargs) -> None:
         super().__init__()
         check_number('num_layers', num_layers, integer=True, low=0)
         self.k = None if k is None and weight != 'full' else check_rank(k)
         self.num_layers = num_layers
         self.share_weights = share_weights
+        self.checkpoint = checkpoint
         self.normalize = kwargs.get('normalize', True)
         num_distinct = min(num_layers, 1) if share_weights else num_layers
         self.blocks = torch.nn.ModuleList([
@@ -92,7 +99,7 @@ class SymNMFNet(torch.nn.Module):
         self._cache = OperatorCache()
         self._config = dict(k=self.k, num_layers=num_layers, weight=weight,
                             momentum=momentum, share_weights=share_weights,
-                            **kwargs)
+                            checkpoint=checkpoint, **kwargs)
 
     @classmethod
     def pretrained(cls, num_layers: Optional[int] = None) -> 'SymNMFNet':
@@ -171,7 +178,11 @@ class SymNMFNet(torch.nn.Module):
         h_prev = h
         for t in range(self.num_layers):
             block = self.blocks[t % len(self.blocks)]
-            out, g, cross = block.step(h, adj, batch, h_prev)
+            if self.checkpoint and torch.is_grad_enabled():
+                out, g, cross = torch.utils.checkpoint.checkpoint(
+                    block.step, h, adj, batch, h_prev, use_reentrant=False)
+            else:
+                out, g, cross = block.step(h, adj, batch, h_prev)
             yield out, g, cross
             h_prev, h = h, out
 
