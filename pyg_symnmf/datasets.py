@@ -4,12 +4,12 @@ LFR) and downloaded (Planetoid) ones, all as PyG :class:`Data` objects with
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
 from torch_geometric.data import Data
-from torch_geometric.utils import (remove_self_loops,
+from torch_geometric.utils import (coalesce, remove_self_loops,
                                    stochastic_blockmodel_graph)
 
 from .transforms import SelfTuningKNNGraph
@@ -107,3 +107,143 @@ DATASETS = {'karate': karate, 'digits': digits, 'sbm': sbm, 'lfr': lfr}
 # similarities factor better than their normalised form on the digits graph
 # (ACC 0.85 vs 0.72 over 5 seeds of 300 ANLS iterations).
 NORMALIZE = {'karate': True, 'digits': False, 'sbm': True, 'lfr': True}
+
+
+def contextual_sbm(num_nodes: int = 2000, k: int = 4,
+                   graph_signal: float = 2.0, feature_signal: float = 1.0,
+                   num_features: int = 32, average_degree: float = 10.0,
+                   seed: int = 0) -> Data:
+    r"""A contextual stochastic block model in the style of `"Contextual
+    Stochastic Block Models" <https://arxiv.org/abs/1807.09596>`_
+    (Deshpande, Montanari, Mossel, Sen, 2018), with :math:`k` classes of
+    equal size (up to one node).
+
+    *Graph:* an undirected SBM of mean degree :math:`d` =
+    ``average_degree`` whatever the signal :math:`\lambda` =
+    ``graph_signal``: expected degree :math:`c_{\mathrm{in}} = d +
+    (k-1)\lambda\sqrt{d}` inside the class and :math:`c_{\mathrm{out}} = d -
+    \lambda\sqrt{d}` across, i.e. :math:`p_{\mathrm{in}} =
+    c_{\mathrm{in}}/N`, :math:`p_{\mathrm{out}} = c_{\mathrm{out}}/N`.
+    :math:`\lambda = 0` is an Erdos-Renyi graph; :math:`\lambda = 1` is the
+    Kesten-Stigum threshold :math:`(c_{\mathrm{in}} - c_{\mathrm{out}})^2 =
+    k^2 d`, below which the graph alone is not detectable by efficient
+    methods; :math:`\lambda \le \sqrt{d}` is required.
+
+    *Features:* :math:`\mathbf{x}_i = \mu\,\mathbf{u}_{y_i} +
+    \boldsymbol{\varepsilon}_i`, :math:`\boldsymbol{\varepsilon}_i \sim
+    \mathcal{N}(0, \mathbf{I}_p)`, with orthonormal random class directions
+    :math:`\mathbf{u}_c \in \mathbb{R}^p` and :math:`\mu` =
+    ``feature_signal`` (so class means are :math:`\mu\sqrt{2}` noise
+    standard deviations apart; :math:`\mu = 0` makes the features pure
+    noise).
+
+    Returns:
+        :class:`~torch_geometric.data.Data` with ``x`` :math:`(N, p)`,
+        ``edge_index`` (both directions, no self-loops, sorted by source) and
+        ``y`` :math:`(N,)`; the same ``seed`` gives the same graph.
+    """
+    num_nodes, k = int(num_nodes), int(k)
+    if k < 1 or num_nodes < k:
+        raise ValueError(f"Need 1 <= k <= num_nodes, got k={k}, "
+                         f"num_nodes={num_nodes}")
+    if num_features < 1:
+        raise ValueError(f"'num_features' must be >= 1, got {num_features}")
+    d, lam, mu = float(average_degree), float(graph_signal), \
+        float(feature_signal)
+    if d <= 0 or lam < 0 or mu < 0:
+        raise ValueError("'average_degree' must be > 0 and the signals >= 0")
+    if lam > d ** 0.5 + 1e-12:
+        raise ValueError(f"'graph_signal' must be <= sqrt(average_degree) = "
+                         f"{d ** 0.5:.3f} (else p_out < 0), got {lam}")
+    c_in = d + (k - 1) * lam * d ** 0.5
+    c_out = d - lam * d ** 0.5
+    p_in, p_out = min(c_in / num_nodes, 1.0), max(c_out / num_nodes, 0.0)
+    sizes = torch.full((k,), num_nodes // k, dtype=torch.long)
+    sizes[:num_nodes % k] += 1
+    probs = torch.full((k, k), p_out)
+    probs.fill_diagonal_(p_in)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        edge_index = stochastic_blockmodel_graph(sizes, probs)
+    y = torch.repeat_interleave(torch.arange(k), sizes)
+    gen = torch.Generator().manual_seed(seed + 1_000_003)
+    directions = torch.randn(max(num_features, k), k, generator=gen)
+    directions = torch.linalg.qr(directions)[0][:num_features]  # (p, k)
+    if num_features < k:  # cannot be orthogonal: unit random directions
+        directions = directions / directions.norm(dim=0).clamp_min(1e-12)
+    noise = torch.randn(num_nodes, num_features, generator=gen)
+    x = mu * directions.t()[y] + noise
+    return Data(x=x, edge_index=edge_index, y=y, num_nodes=num_nodes)
+
+
+__all__.append('contextual_sbm')
+
+
+def planted_partition(num_nodes: int, k: int, average_degree: float = 20.0,
+                      mu: float = 0.2, degree_exponent: Optional[float] = None,
+                      size_concentration: float = 5.0, weighted: bool = False,
+                      seed: int = 0) -> Data:
+    r"""A (degree-corrected) planted partition drawn edge by edge in
+    :math:`O(|\mathcal{E}|)`: each of :math:`N\bar{d}/2` edges joins two
+    nodes of one community with probability :math:`1-\mu`, else two nodes
+    of the whole graph, endpoints drawn proportionally to node weights
+    :math:`\theta_i` (Pareto with ``degree_exponent``, or all equal).
+    Community sizes follow a Dirichlet with ``size_concentration`` (large =
+    equal sizes). Nodes are randomly numbered; duplicates are summed and
+    self-loops dropped; ``weighted`` draws weights in :math:`[0.2, 2]`."""
+    rng = np.random.default_rng(seed)
+    sizes = np.floor(rng.dirichlet(np.full(k, size_concentration))
+                     * (num_nodes - 5 * k) + 5).astype(np.int64)
+    sizes[-1] += num_nodes - sizes.sum()
+    y = np.repeat(np.arange(k), sizes)
+    theta = rng.pareto(degree_exponent, num_nodes) + 1.0 \
+        if degree_exponent else np.ones(num_nodes)
+    num_edges = int(num_nodes * average_degree / 2)
+    inside = rng.random(num_edges) > mu
+    # Every endpoint: a community (by theta mass), then a node inside it.
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    cum = np.cumsum(theta)
+    mass = np.diff(np.concatenate([[0.0], cum[starts[1:] - 1]]))
+    community = rng.choice(k, num_edges, p=mass / mass.sum())
+    lo = np.where(inside, np.concatenate([[0.0], cum])[starts[community]], 0.0)
+    hi = np.where(inside, cum[starts[community + 1] - 1], cum[-1])
+    ends = [np.searchsorted(cum, lo + rng.random(num_edges) * (hi - lo),
+                            side='right').clip(max=num_nodes - 1)
+            for _ in range(2)]
+    perm = rng.permutation(num_nodes)
+    src, dst = perm[ends[0]], perm[ends[1]]
+    weight = rng.uniform(0.2, 2.0, num_edges) if weighted else \
+        np.ones(num_edges)
+    labels = np.empty(num_nodes, dtype=np.int64)
+    labels[perm] = y
+    keep = src != dst
+    edge_index = torch.from_numpy(np.stack([np.concatenate([src[keep], dst[keep]]),
+                                            np.concatenate([dst[keep], src[keep]])]))
+    edge_weight = torch.from_numpy(np.concatenate([weight[keep], weight[keep]]))
+    edge_index, edge_weight = coalesce(edge_index, edge_weight.float(),
+                                       num_nodes, reduce='sum')
+    data = Data(edge_index=edge_index, y=torch.from_numpy(labels),
+                num_nodes=num_nodes)
+    if weighted:
+        data.edge_weight = edge_weight
+    return data
+
+
+def gaussian_mixture_knn(num_nodes: int, k: int, num_features: int = 8,
+                         separation: float = 2.0, num_neighbors: int = 7,
+                         seed: int = 0) -> Data:
+    r"""A self-tuning ``num_neighbors``-NN similarity graph
+    (:class:`~pyg_symnmf.transforms.SelfTuningKNNGraph`) of a Gaussian
+    mixture: ``k`` centres with standard deviation ``separation``, unit
+    clusters of random widths in :math:`[0.5, 1.5]`; labels are the
+    components."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(k, num_features)) * separation
+    y = rng.integers(0, k, num_nodes)
+    widths = rng.uniform(0.5, 1.5, k)
+    x = centers[y] + rng.normal(size=(num_nodes, num_features)) * widths[y, None]
+    data = Data(x=torch.from_numpy(x).float(), y=torch.from_numpy(y))
+    return SelfTuningKNNGraph(num_neighbors)(data)
+
+
+__all__ += ['planted_partition', 'gaussian_mixture_knn']
