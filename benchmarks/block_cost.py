@@ -1,7 +1,8 @@
-"""Cost of one SymNMF-Net block against the bare sparse-dense product
-A @ H of the same shape (the floor), measured interleaved in one process:
-median of --repeats runs of forward, and of forward + backward. Peak memory
-of each configuration comes from a fresh subprocess."""
+"""Cost of one SymNMF-Net layer (SymNMFNetConv) against the bare
+sparse-dense product A @ H of the same shape (the floor), measured
+interleaved in one process: median of --repeats runs of forward, and of
+forward + backward. Peak memory of each configuration comes from a fresh
+subprocess."""
 from __future__ import annotations
 
 import argparse
@@ -11,7 +12,7 @@ import sys
 
 import torch
 
-from common import (interleaved_medians, machine, output_path,
+from common import (interleaved_medians, machine, plot_curves,
                     random_graph, write_csv)
 from pyg_symnmf import SymNMFNetConv, to_adjacency
 from pyg_symnmf.functional import propagate
@@ -74,25 +75,212 @@ print(json.dumps([base, peak_rss_mb()]))
     return peak - base
 
 
-def plot(rows: list[dict], path: str) -> None:
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+def plot(rows: list[dict], name: str) -> str:
+    curves = {}
     for k in sorted({r['k'] for r in rows}):
         sub = [r for r in rows if r['k'] == k]
-        nnz = [r['nnz'] for r in sub]
-        for key, style in [('spmm_s', ':'), ('block_fwd_s', '-'),
-                           ('block_fwd_bwd_s', '--')]:
-            ax.loglog(nnz, [r[key] for r in sub], style, marker='o',
-                      label=f'k={k} {key[:-2]}')
-    ax.set_xlabel('stored nonzeros of A')
-    ax.set_ylabel('seconds (median)')
-    ax.set_title('SymNMF-Net block vs A@H floor')
-    ax.legend(fontsize=6, ncol=3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+        for key in ('spmm_s', 'block_fwd_s', 'block_fwd_bwd_s'):
+            curves[f'k={k} {key[:-2]}'] = ([r['nnz'] for r in sub],
+                                          [r[key] for r in sub])
+    return plot_curves(curves, name, logx=True,
+                       xlabel='stored nonzeros of A',
+                       ylabel='seconds (median)',
+                       title='SymNMF-Net block vs A@H floor')
+
+
+# --------------------------------------------------------------------------
+# Solver iterations: the buffered solve against the one it replaced
+# --------------------------------------------------------------------------
+
+def solve_before(adj, h0, max_iter, tol=0.0, alpha=0.1):
+    """The safeguarded ANLS loop as it was before the in-place buffers
+    (fresh tensors for P, the candidate and its product every iteration):
+    the 'before' reference of ``--solver``."""
+    from pyg_symnmf.functional import (block_update, gram, loss_from_parts,
+                                       propagate)
+    scale = float(adj.scale)
+    a = alpha * scale
+    a_min, a_max = 1e-3 * a, 1e12 * a
+    with torch.no_grad():
+        h = h0
+        ah = propagate(adj, h)
+        g = gram(h)
+        loss = float(loss_from_parts(adj.sq_norm, torch.vdot(
+            h.reshape(-1), ah.reshape(-1)), g))
+        curve = [loss]
+        for _ in range(max_iter):
+            alpha_t = h.new_tensor(a)
+            cand = block_update(torch.add(ah, h, alpha=float(alpha_t)), g,
+                                alpha_t)
+            cand_ah = propagate(adj, cand)
+            cand_g = gram(cand)
+            cand_loss = float(loss_from_parts(adj.sq_norm, torch.vdot(
+                cand.reshape(-1), cand_ah.reshape(-1)), cand_g))
+            if cand_loss <= loss:
+                decrease = loss - cand_loss
+                h, ah, g, loss = cand, cand_ah, cand_g, cand_loss
+                a = max(a * 0.7, a_min)
+                done = decrease <= tol * max(loss + decrease, 1e-30)
+            else:
+                a *= 4.0
+                done = a > a_max
+            curve.append(loss)
+            if done:
+                break
+    return h, curve
+
+
+def solver_child(spec: dict) -> dict:
+    """Times ``spec['iters']`` ANLS iterations (tol = 0) of one
+    implementation on the saved graph; peak RSS is this process's."""
+    import time
+
+    from common import peak_rss_mb, reset_peak_rss, rss_mb
+    from pyg_symnmf.init import random_membership
+    from pyg_symnmf.solvers import solve
+
+    torch.set_num_threads(spec['threads'])
+    edge_index = torch.load(spec['graph'])
+    adj = to_adjacency(edge_index, num_nodes=spec['nodes'])
+    del edge_index
+    h0 = random_membership(adj, spec['k'])
+    base = rss_mb()
+    reset_peak_rss()
+    start = time.perf_counter()
+    if spec['impl'] == 'before':
+        h, curve = solve_before(adj, h0, spec['iters'])
+    else:
+        result = solve(adj, h0, 'anls', max_iter=spec['iters'], tol=0.0,
+                       warn=False)
+        h, curve = result.h, result.loss_curve
+    seconds = time.perf_counter() - start
+    return {'impl': spec['impl'], 'nodes': spec['nodes'],
+            'nnz': adj.num_edges, 'k': spec['k'], 'iters': spec['iters'],
+            'iter_s': round(seconds / spec['iters'], 4),
+            'base_rss_mb': round(base, 1),
+            'peak_rss_mb': round(peak_rss_mb(), 1),
+            'solve_extra_mb': round(peak_rss_mb() - base, 1),
+            'final_loss': curve[-1]}
+
+
+def solver_iterations(args) -> list[dict]:
+    """Before/after time per ANLS iteration and peak RSS, each run in a
+    fresh process, alternating implementations (``--rounds`` times)."""
+    import tempfile
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f'{tmp}/graph.pt'
+        for n in args.sizes:
+            torch.save(random_graph(n, args.degree), path)
+            for k in args.ks:
+                for _ in range(args.rounds):
+                    for impl in ('before', 'after'):
+                        spec = {'graph': path, 'nodes': n, 'k': k,
+                                'impl': impl, 'iters': args.iters,
+                                'threads': torch.get_num_threads()}
+                        row = _child(spec)
+                        rows.append(row)
+                        print(row, flush=True)
+    return rows
+
+
+# --------------------------------------------------------------------------
+# Memory locality: A @ H after renumbering the nodes
+# --------------------------------------------------------------------------
+
+def renumbered(adj, perm: torch.Tensor):
+    """``P A P^T`` for the new order ``perm`` (new node i = old perm[i])."""
+    inv = torch.empty_like(perm)
+    inv[perm] = torch.arange(perm.numel())
+    row, col = inv[adj.row()], inv[adj.col()]
+    return to_adjacency(torch.stack([row, col]), adj.values,
+                        adj.num_nodes, normalize=False)
+
+
+def orders(adj, labels=None, parts: int = 256) -> dict:
+    """``{name: (permutation, seconds to compute it)}``."""
+    import time
+
+    import numpy as np
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+    out = {}
+    crow = adj.csr.crow_indices().numpy()
+    col = adj.csr.col_indices().numpy()
+    n = adj.num_nodes
+    start = time.perf_counter()
+    matrix = sp.csr_matrix((np.ones(col.size, dtype=np.float32), col, crow),
+                           shape=(n, n))
+    perm = reverse_cuthill_mckee(matrix, symmetric_mode=True)
+    out['rcm'] = (torch.from_numpy(perm.astype(np.int64)),
+                  time.perf_counter() - start)
+    try:
+        import pymetis
+    except ImportError:
+        print('NOTICE: pymetis not installed: no METIS order')
+    else:
+        start = time.perf_counter()
+        _, membership = pymetis.part_graph(parts, xadj=crow, adjncy=col)
+        perm = torch.argsort(torch.as_tensor(membership), stable=True)
+        out[f'metis{parts}'] = (perm, time.perf_counter() - start)
+    if labels is not None:
+        start = time.perf_counter()
+        out['planted_labels'] = (torch.argsort(labels, stable=True),
+                                 time.perf_counter() - start)
+    return out
+
+
+def locality(args) -> list[dict]:
+    """A @ H time in the given order and after each renumbering; the
+    renumbering cost (order + permuting the CSR) and how many SpMMs repay
+    it."""
+    import time
+
+    from common import planted_partition
+
+    rows = []
+    for n in args.sizes:
+        graphs = {'random': (random_graph(n, args.degree), None),
+                  'planted_shuffled': planted_partition(n, 50,
+                                                        args.degree)}
+        for name, (edge_index, labels) in graphs.items():
+            adj = to_adjacency(edge_index, num_nodes=n)
+            del edge_index
+            for order, (perm, order_s) in orders(adj, labels).items():
+                start = time.perf_counter()
+                permuted = renumbered(adj, perm)
+                permute_s = time.perf_counter() - start
+                for k in args.ks:
+                    h = torch.rand(n, k)
+                    hp = h[perm]
+                    t = interleaved_medians(
+                        {'given': lambda: adj.csr @ h,
+                         'renumbered': lambda: permuted.csr @ hp},
+                        args.repeats)
+                    cost = order_s + permute_s
+                    gain = t['given'] - t['renumbered']
+                    row = {'graph': name, 'nodes': n, 'nnz': adj.num_edges,
+                           'k': k, 'order': order,
+                           'spmm_given_s': round(t['given'], 4),
+                           'spmm_renumbered_s': round(t['renumbered'], 4),
+                           'speedup': round(t['given'] / t['renumbered'], 3),
+                           'order_s': round(order_s, 3),
+                           'permute_s': round(permute_s, 3),
+                           'break_even_spmms': round(cost / gain, 1)
+                           if gain > 0 else 'never'}
+                    rows.append(row)
+                    print(row, flush=True)
+                del permuted
+    return rows
+
+
+def _child(spec: dict) -> dict:
+    out = subprocess.run([sys.executable, __file__, '--child',
+                          json.dumps(spec)], capture_output=True, text=True,
+                         check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -105,10 +293,32 @@ def main() -> None:
     parser.add_argument('--no-memory', action='store_true')
     parser.add_argument('--quick', action='store_true',
                         help='tiny sizes for a smoke test')
+    parser.add_argument('--solver', action='store_true',
+                        help='time per ANLS iteration and peak RSS, before '
+                        'and after the in-place buffers (solver_cost.csv)')
+    parser.add_argument('--locality', action='store_true',
+                        help='A @ H after RCM / METIS / community '
+                        'renumbering (locality.csv)')
+    parser.add_argument('--iters', type=int, default=10)
+    parser.add_argument('--rounds', type=int, default=1)
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--child', help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        print(json.dumps(solver_child(json.loads(args.child))))
+        return
+    torch.set_num_threads(args.threads)
     if args.quick:
         args.sizes, args.ks, args.repeats = [1000, 4000], [8], 2
+        args.iters = 3
     print(machine())
+    if args.solver or args.locality:
+        if args.solver:
+            print('wrote', write_csv('solver_cost.csv',
+                                     solver_iterations(args)))
+        if args.locality:
+            print('wrote', write_csv('locality.csv', locality(args)))
+        return
     rows = []
     for n in args.sizes:
         for k in args.ks:
@@ -121,7 +331,7 @@ def main() -> None:
             print({key: round(v, 4) if isinstance(v, float) else v
                    for key, v in row.items()}, flush=True)
     print('wrote', write_csv('block_cost.csv', rows))
-    plot(rows, output_path('block_cost.png'))
+    print('wrote', plot(rows, 'block_cost.png'))
     for row in slopes(rows):
         print(row)
 

@@ -1,5 +1,5 @@
-"""Shared helpers of the benchmarks: generated graphs, interleaved timing,
-peak memory, CSV output."""
+"""Shared helpers of the benchmarks: generated graphs, timing, peak
+memory, training a net variant, CSV and PNG output."""
 from __future__ import annotations
 
 import csv
@@ -7,10 +7,11 @@ import os
 import platform
 import statistics
 import time
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import torch
-from torch_geometric.utils import to_undirected
+
+from pyg_symnmf import testing
 
 # Where CSV and PNG files go; the smoke tests point it at a temporary folder.
 RESULTS = os.environ.get('PYG_SYMNMF_RESULTS',
@@ -18,12 +19,101 @@ RESULTS = os.environ.get('PYG_SYMNMF_RESULTS',
 
 
 def random_graph(num_nodes: int, avg_degree: float, seed: int = 0):
-    """Erdos-Renyi-like undirected graph with about num_nodes * avg_degree
-    stored nonzeros."""
+    """Erdos-Renyi-like undirected, unweighted graph with about
+    ``num_nodes * avg_degree`` stored nonzeros: the package's one generator
+    (:func:`pyg_symnmf.testing.random_graph`), sized by mean degree."""
+    edge_index, _ = testing.random_graph(
+        num_nodes, int(num_nodes * avg_degree / 2), seed, weighted=False)
+    return edge_index
+
+
+def dc_sbm(sizes, theta, avg_degree: float, mu: float, seed: int = 0,
+           shuffle: bool = True):
+    """Degree-corrected planted partition in O(E) memory and time (plus one
+    sort to symmetrise): ``(edge_index, labels)``.
+
+    ``N * avg_degree / 2`` edge draws: a first endpoint with probability
+    proportional to ``theta``; with probability ``1 - mu`` the second one
+    from the same community, otherwise from the others (both proportional
+    to ``theta``, by inverting the cumulative weights). Self-loops are
+    dropped and duplicates merged, so the mean degree ends slightly below
+    ``avg_degree``. ``shuffle`` numbers the nodes at random (no locality
+    from the generator); else community by community."""
+    from torch_geometric.utils import to_undirected
+
     gen = torch.Generator().manual_seed(seed)
-    num = int(num_nodes * avg_degree / 2)
-    edge_index = torch.randint(num_nodes, (2, num), generator=gen)
-    return to_undirected(edge_index, num_nodes=num_nodes)
+    sizes = torch.as_tensor(sizes, dtype=torch.long)
+    n = int(sizes.sum())
+    theta = torch.as_tensor(theta, dtype=torch.float64)
+    labels = torch.repeat_interleave(torch.arange(sizes.numel()), sizes)
+    cum = torch.cat([theta.new_zeros(1), theta.cumsum(0)])
+    ends = sizes.cumsum(0)
+    lo, hi = cum[ends - sizes], cum[ends]  # each community's weight range
+    total = float(cum[-1])
+    m = int(n * avg_degree / 2)
+
+    def draw(r):  # node whose cumulative weight interval holds r
+        return torch.searchsorted(cum, r, right=True).sub_(1).clamp_(0, n - 1)
+
+    src = draw(torch.rand(m, generator=gen, dtype=torch.float64) * total)
+    c = labels[src]
+    inside = torch.rand(m, generator=gen) >= mu
+    r = torch.rand(m, generator=gen, dtype=torch.float64)
+    width = hi[c] - lo[c]
+    r_in = lo[c] + r * width
+    r_out = r * (total - width)  # skip over the own community's range
+    r_out = torch.where(r_out >= lo[c], r_out + width, r_out)
+    dst = draw(torch.where(inside, r_in, r_out))
+    del r, r_in, r_out, width, c, inside
+    if shuffle:
+        perm = torch.randperm(n, generator=gen)
+        src, dst, labels = perm[src], perm[dst], labels[torch.argsort(perm)]
+    keep = src != dst
+    edge_index = to_undirected(torch.stack([src[keep], dst[keep]]),
+                               num_nodes=n)
+    return edge_index, labels
+
+
+def planted_partition(num_nodes: int, k: int, avg_degree: float = 20,
+                      mu: float = 0.2, seed: int = 0, shuffle: bool = True):
+    """``k`` equal communities, mean degree ``avg_degree``, a share ``mu``
+    of each node's edges leaving its community: ``(edge_index, labels)``
+    (:func:`dc_sbm` with equal sizes and degrees)."""
+    sizes = torch.full((k,), num_nodes // k, dtype=torch.long)
+    sizes[:num_nodes % k] += 1
+    return dc_sbm(sizes, torch.ones(num_nodes), avg_degree, mu, seed,
+                  shuffle)
+
+
+def lfr_like(num_nodes: int, k: int, avg_degree: float = 20,
+             mu: float = 0.2, seed: int = 0, shuffle: bool = True,
+             degree_exponent: float = 2.5, size_exponent: float = 1.5,
+             max_degree_ratio: float = 50, max_size_ratio: float = 20):
+    """LFR-like benchmark graph: ``k`` communities of power-law sizes
+    (exponent ``size_exponent``, largest/smallest up to
+    ``max_size_ratio``) and power-law expected degrees (exponent
+    ``degree_exponent``, largest/smallest up to ``max_degree_ratio``),
+    generated as a degree-corrected SBM with mixing ``mu`` (:func:`dc_sbm`):
+    ``(edge_index, labels)``."""
+    gen = torch.Generator().manual_seed(seed + 1)
+
+    def power_law(size, exponent, ratio):  # truncated Pareto on [1, ratio]
+        u = torch.rand(size, generator=gen, dtype=torch.float64)
+        tail = 1 - ratio ** (1 - exponent)
+        return (1 - u * tail) ** (-1 / (exponent - 1))
+
+    raw = power_law(k, size_exponent, max_size_ratio)
+    sizes = (raw / raw.sum() * num_nodes).floor().long().clamp_min(1)
+    sizes[torch.argmax(sizes)] += num_nodes - int(sizes.sum())
+    theta = power_law(num_nodes, degree_exponent, max_degree_ratio)
+    return dc_sbm(sizes, theta, avg_degree, mu, seed, shuffle)
+
+
+def timed(fn: Callable[[], object]) -> tuple[object, float]:
+    """``(fn(), seconds it took)``."""
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
 
 
 def interleaved_medians(fns: dict[str, Callable[[], object]],
@@ -35,9 +125,7 @@ def interleaved_medians(fns: dict[str, Callable[[], object]],
     times = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
+            times[name].append(timed(fn)[1])
     return {name: statistics.median(t) for name, t in times.items()}
 
 
@@ -71,8 +159,7 @@ def machine() -> str:
 
 
 def write_csv(name: str, rows: Sequence[dict]) -> str:
-    os.makedirs(RESULTS, exist_ok=True)
-    path = os.path.join(RESULTS, name)
+    path = output_path(name)
     with open(path, 'w', newline='') as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -83,6 +170,36 @@ def write_csv(name: str, rows: Sequence[dict]) -> str:
 def output_path(name: str) -> str:
     os.makedirs(RESULTS, exist_ok=True)
     return os.path.join(RESULTS, name)
+
+
+def train_net(net, adj, h0, epochs: int, lr: float = 0.01) -> list[float]:
+    """Trains ``net`` (a :class:`~pyg_symnmf.SymNMFNet` of any
+    configuration) without labels on the SymNMF loss of its output from
+    ``h0``, as :class:`~pyg_symnmf.SymNMFClustering` does (loss relative to
+    ``||A||_F^2``, Adam with cosine decay, best parameters kept). Returns
+    the loss per epoch."""
+    from pyg_symnmf.functional import symnmf_loss
+    from pyg_symnmf.training import train
+
+    scale = 1.0 / float(adj.sq_norm.clamp_min(1e-12))
+    curve = train(net, lambda: symnmf_loss(adj, net(h0, adj)) * scale,
+                  epochs=epochs, lr=lr)
+    return [value / scale for value in curve]
+
+
+def plot_curves(curves: Mapping[str, tuple[Sequence[float],
+                                           Sequence[float]]],
+                name: str, *, logx: bool = False, **kwargs) -> str:
+    """Draws ``{label: (x, y)}`` with :func:`pyg_symnmf.plot.plot_convergence`
+    (log y; log x too with ``logx``) to ``RESULTS/name``."""
+    from pyg_symnmf.plot import plot_convergence
+
+    path = output_path(name)
+    fig = plot_convergence(curves, **kwargs)
+    if logx:
+        fig.axes[0].set_xscale('log')
+    fig.savefig(path, dpi=120, format='png')
+    return path
 
 
 def digits_graph():

@@ -1,6 +1,6 @@
 """Image clustering on scikit-learn's digits (1797 images, 10 classes): a
 self-tuning 7-NN similarity graph factored by SymNMF-Net (20 trained
-blocks), by 300 classical ANLS iterations from the same start, and by
+layers), by 300 classical ANLS iterations from the same start, and by
 spectral clustering."""
 import argparse
 import time
@@ -9,7 +9,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.cluster import SpectralClustering
 
-from pyg_symnmf import SymNMFNet, datasets, metrics, symnmf, symnmf_loss
+from pyg_symnmf import (SymNMFClustering, datasets, metrics, symnmf,
+                        symnmf_loss)
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument('--seeds', type=int, default=1)
@@ -25,8 +26,9 @@ rows = {'SymNMF-Net (20 blocks)': [], 'ANLS (300 iters)': [],
 for seed in range(args.seeds):
     # Raw kernel similarities: see the README for the measured choice.
     start = time.perf_counter()
-    net = SymNMFNet(10, num_blocks=20, normalize=False, seed=seed)
-    h = net.fit(data, epochs=epochs, progress=False).embed(data)
+    net = SymNMFClustering(10, method='net', num_layers=20, epochs=epochs,
+                           normalize=False, seed=seed).fit(data)
+    h = net.embedding_
     net_time = time.perf_counter() - start
     start = time.perf_counter()
     h_anls = symnmf(data.edge_index, 10, data.edge_weight, method='anls',

@@ -7,7 +7,7 @@ import argparse
 import numpy as np
 from torch_geometric.nn.models import GCN
 
-from pyg_symnmf import SymNMFNet, datasets, metrics
+from pyg_symnmf import SymNMFClustering, datasets, metrics
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument('--seeds', type=int, default=5)
@@ -23,9 +23,10 @@ for seed in range(seeds):
     for name in results:
         encoder = GCN(16, 32, num_layers=2, out_channels=4) \
             if name == 'GCN encoder' else None
-        net = SymNMFNet(4, num_blocks=10, encoder=encoder, seed=seed)
-        net.fit(data, epochs=epochs, lr=0.01, progress=False)
-        results[name].append(metrics.nmi(data.y, net.predict(data)))
+        net = SymNMFClustering(4, method='net', num_layers=10,
+                               encoder=encoder, epochs=epochs, lr=0.01,
+                               seed=seed).fit(data)
+        results[name].append(metrics.nmi(data.y, net.labels_))
 
 for name, values in results.items():
     print(f'{name:14s} NMI {np.mean(values):.3f} +- {np.std(values):.3f}')

@@ -27,7 +27,7 @@ class Net(torch.nn.Module):
     def __init__(self):
         super().__init__()
         self.conv = GCNConv(1, 16)
-        self.pool = SymNMFPooling(16, k=4, num_blocks=3)
+        self.pool = SymNMFPooling(16, k=4, num_layers=3)
         self.out = torch.nn.Linear(16 + 16, 2)
 
     def forward(self, batch):

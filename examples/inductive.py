@@ -5,9 +5,13 @@ over seeds)."""
 import argparse
 
 import numpy as np
+import torch
 from torch_geometric.data import Batch
 
-from pyg_symnmf import SymNMFNet, datasets, metrics, symnmf
+from pyg_symnmf import SymNMFNet, datasets, metrics, symnmf, to_adjacency
+from pyg_symnmf.functional import sq_norm_per_graph, symnmf_loss
+from pyg_symnmf.init import random_membership
+from pyg_symnmf.training import train
 
 
 def graphs(count, seed):
@@ -17,28 +21,45 @@ def graphs(count, seed):
             for i in range(count)]
 
 
+def fit_on_batch(net, batch, seed, epochs, lr):
+    """Trains ``net`` on every graph of ``batch`` at once, without labels:
+    the mean over graphs of each one's SymNMF loss relative to its
+    ||A_b||_F^2, from each graph's own random start."""
+    adj = to_adjacency(batch.edge_index, num_nodes=batch.num_nodes)
+    h0 = random_membership(adj, net.k, seed, batch=batch.batch)
+    sq_norm = sq_norm_per_graph(adj, batch.batch).clamp_min(1e-12)
+
+    def loss_fn():
+        h = net(h0, adj, batch=batch.batch)
+        return (symnmf_loss(adj, h, batch=batch.batch) / sq_norm).mean()
+
+    return train(net, loss_fn, epochs=epochs, lr=lr)
+
+
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument('--seeds', type=int, default=5)
-parser.add_argument('--blocks', type=int, default=5)
+parser.add_argument('--layers', '--blocks', type=int, default=5,
+                    dest='layers')
 parser.add_argument('--quick', action='store_true', help='one small run')
 args = parser.parse_args()
 seeds = 1 if args.quick else args.seeds
 
 net_nmi, anls_nmi = [], []
 for seed in range(seeds):
-    train = Batch.from_data_list(graphs(4 if args.quick else 20, seed))
-    net = SymNMFNet(4, num_blocks=args.blocks, seed=seed)
-    net.fit(train, epochs=5 if args.quick else 200, lr=0.02, progress=False)
+    train_batch = Batch.from_data_list(graphs(4 if args.quick else 20, seed))
+    net = SymNMFNet(4, num_layers=args.layers)
+    fit_on_batch(net, train_batch, seed, epochs=5 if args.quick else 200,
+                 lr=0.02)
     for data in graphs(2 if args.quick else 10, 100 + seed):
-        h0 = SymNMFNet(4, num_blocks=0, seed=seed)(data.edge_index,
-                                                   num_nodes=data.num_nodes)
-        h_net = net(data.edge_index, num_nodes=data.num_nodes, h=h0)
-        h_anls = symnmf(data.edge_index, 4, num_nodes=data.num_nodes, h0=h0,
-                        max_iter=args.blocks, tol=0.0)
+        adj = to_adjacency(data.edge_index, num_nodes=data.num_nodes)
+        h0 = random_membership(adj, 4, seed)
+        with torch.no_grad():
+            h_net = net(h0, adj)
+        h_anls = symnmf(adj, 4, h0=h0, max_iter=args.layers, tol=0.0)
         net_nmi.append(metrics.nmi(data.y, h_net.argmax(1)))
         anls_nmi.append(metrics.nmi(data.y, h_anls.argmax(1)))
 
-print(f'held-out graphs, {args.blocks} blocks / iterations, {seeds} seed(s)')
+print(f'held-out graphs, {args.layers} layers / iterations, {seeds} seed(s)')
 print(f'SymNMF-Net (trained elsewhere) NMI {np.mean(net_nmi):.3f} +- '
       f'{np.std(net_nmi):.3f}')
 print(f'ANLS                           NMI {np.mean(anls_nmi):.3f} +- '

@@ -3,7 +3,7 @@ by PyG on first use. Offline, it says so and exits with status 2."""
 import argparse
 import sys
 
-from pyg_symnmf import SymNMFNet, datasets, metrics
+from pyg_symnmf import SymNMFClustering, datasets, metrics
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument('--root', default='data/Planetoid')
@@ -17,8 +17,10 @@ except RuntimeError as err:
     print(err, file=sys.stderr)
     sys.exit(2)
 k = int(data.y.max()) + 1
-net = SymNMFNet(k, num_blocks=20).fit(data, epochs=10 if args.quick else 300)
-pred = net.predict(data)
+net = SymNMFClustering(k, method='net', num_layers=20,
+                       epochs=10 if args.quick else 300, seed=0,
+                       verbose=not args.quick).fit(data)
+pred = net.labels_
 print(f'{args.name}: ACC {metrics.clustering_accuracy(data.y, pred):.3f}  '
       f'NMI {metrics.nmi(data.y, pred):.3f}  '
       f'modularity {metrics.modularity(data.edge_index, pred):.3f}')

@@ -63,12 +63,15 @@ def sbm(block_sizes: Sequence[int] = (250, 250, 250, 250),
 
 def lfr(num_nodes: int = 1000, mu: float = 0.3, average_degree: int = 20,
         max_degree: int = 50, min_community: int = 20,
-        max_community: int = 100, seed: int = 0) -> Data:
-    """An LFR benchmark graph from networkx (mixing parameter ``mu``), with
-    its planted communities as ``y`` and self-loops removed."""
+        max_community: int = 100, seed: int = 0,
+        degree_exponent: float = 3.0, size_exponent: float = 1.5) -> Data:
+    """An LFR benchmark graph from networkx (mixing parameter ``mu``; power
+    laws of degrees and community sizes with the given exponents), with its
+    planted communities as ``y`` and self-loops removed."""
     import networkx as nx
 
-    graph = nx.LFR_benchmark_graph(num_nodes, 3, 1.5, mu,
+    graph = nx.LFR_benchmark_graph(num_nodes, degree_exponent, size_exponent,
+                                   mu,
                                    average_degree=average_degree,
                                    max_degree=max_degree,
                                    min_community=min_community,

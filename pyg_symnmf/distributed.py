@@ -1,9 +1,14 @@
 r"""SymNMF-Net over :mod:`torch.distributed`, rows of the graph partitioned
 across processes (gloo on CPU, NCCL on GPU).
 
-Rank :math:`r` owns a contiguous block of nodes: its rows of
-:math:`\mathbf{A}` (CSR, columns renumbered to the nodes those rows
-reference) and the same rows of :math:`\mathbf{H}`. Per block:
+Rank :math:`r` owns a block of nodes: its rows of :math:`\mathbf{A}`
+(CSR, columns renumbered to the nodes those rows reference) and the same
+rows of :math:`\mathbf{H}`. Which nodes a rank owns is the ``partition``
+of :func:`shard_graph`: ``"contiguous"`` blocks of the given numbering,
+``"random"`` balanced blocks, or ``"metis"`` (fewest edges cut, hence the
+smallest halo; needs ``pymetis``). The nodes are relabelled internally so
+that each rank's are contiguous; :func:`initial` and :func:`gather_rows`
+speak the original numbering. Per block:
 
 1. **halo exchange**: one ``all_to_all_single`` brings the rows of
    :math:`\mathbf{H}` that the local rows of :math:`\mathbf{A}` reference
@@ -43,9 +48,13 @@ from .nn import SymNMFNet
 from .training import train
 from .validation import check_rank
 
-__all__ = ['Shard', 'shard_graph', 'node_range', 'exchange_rows',
-           'local_product', 'global_gram', 'DistributedSymNMFNet',
-           'initial', 'global_loss', 'gather_rows']
+__all__ = ['Shard', 'shard_graph', 'node_range', 'partition_nodes',
+           'PARTITIONS', 'exchange_rows', 'local_product', 'global_gram',
+           'DistributedSymNMFNet', 'initial', 'global_loss', 'gather_rows',
+           'halo_rows']
+
+#: The ways :func:`shard_graph` assigns nodes to ranks.
+PARTITIONS = ('contiguous', 'random', 'metis')
 
 
 def node_range(num_nodes: int, rank: int, world_size: int) -> tuple[int, int]:
@@ -58,11 +67,14 @@ def node_range(num_nodes: int, rank: int, world_size: int) -> tuple[int, int]:
 class Shard:
     """One rank's rows of the (normalised) adjacency and its exchange plan.
 
-    ``csr`` is ``(n_local, n_ext)`` over the referenced nodes in global
-    order; ``csr_t`` its transpose (for the backward pass); rank ``r``
-    sends ``h[send_index[send_splits[:r].sum():...]]`` to each peer and
-    receives ``recv_splits[r]`` rows from each. ``h0`` holds this rank's
-    rows of the single-process random start."""
+    Nodes are relabelled so that each rank owns a contiguous range:
+    ``perm[i]`` is the original id of relabelled node ``i`` (``None`` for
+    ``partition="contiguous"``: the identity), and rank ``r`` owns the
+    relabelled nodes ``offsets[r]:offsets[r + 1]`` (``start:end`` for this
+    rank). ``csr`` is ``(n_local, n_ext)`` over the referenced nodes in
+    relabelled order; ``csr_t`` its transpose (for the backward pass); rank
+    ``r`` sends ``h[send_index[send_splits[:r].sum():...]]`` to each peer
+    and receives ``recv_splits[r]`` rows from each."""
     num_nodes: int
     start: int
     end: int
@@ -73,38 +85,137 @@ class Shard:
     recv_splits: list[int]
     sq_norm: Tensor  # this rank's share of ||A||_F^2
     scale: Tensor
+    offsets: Optional[list[int]] = None  # None: node_range blocks
+    perm: Optional[Tensor] = None  # relabelled -> original id; None: same
+    partition: str = 'contiguous'
+
+    @property
+    def nodes(self) -> Tensor:
+        """Original ids of this rank's rows, in the shard's row order."""
+        if self.perm is None:
+            return torch.arange(self.start, self.end,
+                                device=self.send_index.device)
+        return self.perm[self.start:self.end]
+
+    def bounds(self) -> list[int]:
+        """``offsets``: where each rank's relabelled range starts (and
+        the end), ``world_size + 1`` entries."""
+        if self.offsets is not None:
+            return self.offsets
+        world = dist.get_world_size()
+        return [node_range(self.num_nodes, r, world)[0]
+                for r in range(world)] + [self.num_nodes]
+
+
+def partition_nodes(adj, world_size: int, partition: str = 'contiguous',
+                    seed: int = 0) -> Optional[Tensor]:
+    """Rank of every node under ``partition`` (``None`` for
+    ``"contiguous"``: :func:`node_range` blocks). ``"random"``: balanced
+    blocks of a seeded random permutation; ``"metis"``: a
+    ``world_size``-way METIS partition of the graph (fewest edges cut,
+    balanced to METIS' default 3%), which needs ``pymetis``. Deterministic:
+    every rank computing it gets the same answer (:func:`shard_graph`
+    still broadcasts rank 0's METIS result)."""
+    n = adj.num_nodes
+    if partition == 'contiguous':
+        return None
+    if partition == 'random':
+        gen = torch.Generator().manual_seed(seed)
+        perm = torch.randperm(n, generator=gen)
+        ranks = torch.empty(n, dtype=torch.long)
+        size = -(-n // world_size)
+        ranks[perm] = torch.arange(n) // size
+        return ranks.to(adj.device)
+    if partition == 'metis':
+        try:
+            import pymetis
+        except ImportError as error:
+            raise ImportError(
+                "partition='metis' needs pymetis: pip install "
+                "'pyg_symnmf[distributed]'") from error
+        if world_size == 1:
+            return torch.zeros(n, dtype=torch.long, device=adj.device)
+        row, col = adj.row().cpu(), adj.col().cpu()
+        off_diagonal = row != col  # METIS takes no self-loops
+        row, col = row[off_diagonal], col[off_diagonal]
+        xadj = torch.zeros(n + 1, dtype=torch.long)
+        xadj[1:] = torch.bincount(row, minlength=n).cumsum(0)
+        _, membership = pymetis.part_graph(world_size, xadj=xadj.numpy(),
+                                           adjncy=col.numpy())
+        return torch.as_tensor(membership, dtype=torch.long,
+                               device=adj.device)
+    raise ValueError(f"'partition' must be one of {PARTITIONS}, got "
+                     f"{partition!r}")
 
 
 def shard_graph(edge_index: GraphLike, edge_weight: Optional[Tensor],
                 num_nodes: int, *, normalize: bool = True,
                 exchange: str = 'auto', k: int = 16,
                 allgather_bytes: int = 64 * 2**20,
-                dtype: Optional[torch.dtype] = None) -> Shard:
+                dtype: Optional[torch.dtype] = None,
+                partition: str = 'contiguous', seed: int = 0) -> Shard:
     r"""Builds this rank's :class:`Shard` from the global graph (every rank
     passes the same one). The graph is validated and normalised by
     :func:`~pyg_symnmf.to_adjacency` first, exactly as in one process.
     ``exchange="auto"`` gathers all of :math:`\mathbf{H}` when :math:`N k`
     floats fit in ``allgather_bytes``, else exchanges the halo only.
-    Collective: every rank must call it."""
+    ``partition`` assigns nodes to ranks (:func:`partition_nodes`:
+    ``"contiguous"``, ``"random"`` with ``seed``, or ``"metis"``); results
+    are the same for every partition, only the halo (communication) and
+    the balance differ. Collective: every rank must call it."""
     if exchange not in ('auto', 'allgather', 'halo'):
         raise ValueError(f"'exchange' must be 'auto', 'allgather' or 'halo', "
                          f"got {exchange!r}")
+    if partition not in PARTITIONS:
+        raise ValueError(f"'partition' must be one of {PARTITIONS}, got "
+                         f"{partition!r}")
     adj = to_adjacency(edge_index, edge_weight, num_nodes,
                        normalize=normalize, dtype=dtype).detach()
     rank, world = dist.get_rank(), dist.get_world_size()
-    start, end = node_range(num_nodes, rank, world)
-    crow = adj.csr.crow_indices()
-    lo, hi = int(crow[start]), int(crow[end])
-    row = adj.row()[lo:hi] - start
-    col, weight = adj.col()[lo:hi], adj.values[lo:hi]
+    device = adj.device
+    ranks = None
+    if partition == 'metis' and rank == 0 or partition == 'random':
+        ranks = partition_nodes(adj, world, partition, seed)
+    if partition == 'metis':  # one METIS run, broadcast (a collective)
+        if ranks is None:
+            ranks = torch.empty(num_nodes, dtype=torch.long, device=device)
+        dist.broadcast(ranks, 0)
+    crow, cols, values = adj.csr.crow_indices(), adj.col(), adj.values
+    if ranks is None:
+        perm, offsets = None, None
+        start, end = node_range(num_nodes, rank, world)
+        bounds = [node_range(num_nodes, r, world)[0]
+                  for r in range(world)] + [num_nodes]
+        lo, hi = int(crow[start]), int(crow[end])
+        row = adj.row()[lo:hi] - start
+        col, weight = cols[lo:hi], values[lo:hi]
+    else:
+        perm = torch.argsort(ranks, stable=True)  # relabelled -> original
+        inv = torch.empty_like(perm)
+        inv[perm] = torch.arange(num_nodes, device=device)
+        counts = torch.bincount(ranks, minlength=world)
+        bounds = [0] + counts.cumsum(0).tolist()
+        offsets = bounds
+        start, end = bounds[rank], bounds[rank + 1]
+        # This rank's rows of P A P^T, gathered from the original CSR.
+        nodes = perm[start:end]
+        first, length = crow[nodes], crow[nodes + 1] - crow[nodes]
+        row = torch.repeat_interleave(
+            torch.arange(end - start, device=device), length)
+        row_start = torch.repeat_interleave(length.cumsum(0) - length,
+                                            length)
+        entries = first[row] + torch.arange(row.numel(), device=device) \
+            - row_start
+        col = inv[cols[entries]]
+        order = torch.argsort(row * num_nodes + col)
+        row, col, weight = row[order], col[order], values[entries][order]
     if exchange == 'auto':
         exchange = 'allgather' if num_nodes * k * 4 <= allgather_bytes \
             else 'halo'
     needed = torch.arange(num_nodes, device=col.device) \
         if exchange == 'allgather' else torch.unique(col)
-    owner = torch.bucketize(needed, torch.tensor(
-        [node_range(num_nodes, r, world)[1] for r in range(world)],
-        device=needed.device), right=True)
+    owner = torch.bucketize(needed, torch.tensor(bounds[1:], device=device),
+                            right=True)
     recv_splits = torch.bincount(owner, minlength=world)
     send_splits = torch.empty_like(recv_splits)
     dist.all_to_all_single(send_splits, recv_splits)
@@ -121,7 +232,14 @@ def shard_graph(edge_index: GraphLike, edge_weight: Optional[Tensor],
                  _csr(ext_col[order], row[order], weight[order],
                       (n_ext, n_local)),
                  send_index, send_splits.tolist(), recv_splits.tolist(),
-                 weight.square().sum(), adj.scale.detach())
+                 weight.square().sum(), adj.scale.detach(), offsets, perm,
+                 partition)
+
+
+def halo_rows(shard: Shard) -> int:
+    r"""Rows of :math:`\mathbf{H}` this rank receives from other ranks per
+    block (its communication volume, in rows of width :math:`k`)."""
+    return sum(shard.recv_splits) - shard.recv_splits[dist.get_rank()]
 
 
 def _csr(row: Tensor, col: Tensor, value: Tensor,
@@ -185,9 +303,11 @@ class DistributedSymNMFNet(torch.nn.Module):
         for t in range(self.net.num_layers):
             block = self.net.blocks[t % len(self.net.blocks)]
             alpha = block.scaled_alpha(shard.scale, h.dtype)
-            start = time.perf_counter()
+            if h.is_cuda:  # kernels and collectives are asynchronous on
+                torch.cuda.synchronize(h.device)  # accelerators: time only
+            start = time.perf_counter()  # the exchange, after the compute
             h_ext, g = exchange_rows(shard, h), global_gram(h)
-            if h.is_cuda:  # collectives are asynchronous on accelerators
+            if h.is_cuda:
                 torch.cuda.synchronize(h.device)
             self.timings['communication_s'] += time.perf_counter() - start
             p = _LocalSpMM.apply(shard.csr, shard.csr_t, h_ext) + alpha * h
@@ -229,7 +349,7 @@ def initial(shard: Shard, edge_index: GraphLike, edge_weight: Optional[Tensor],
     (:func:`~pyg_symnmf.init.random_membership` of the same graph)."""
     adj = to_adjacency(edge_index, edge_weight, shard.num_nodes,
                        normalize=normalize, dtype=dtype).detach()
-    return random_membership(adj, k, seed)[shard.start:shard.end]
+    return random_membership(adj, k, seed)[shard.nodes]
 
 
 def global_loss(model: DistributedSymNMFNet, shard: Shard, h: Tensor) -> float:
@@ -240,15 +360,19 @@ def global_loss(model: DistributedSymNMFNet, shard: Shard, h: Tensor) -> float:
 
 
 def gather_rows(shard: Shard, h: Tensor) -> Tensor:
-    """All ranks' rows of ``h`` concatenated in node order."""
+    """All ranks' rows of ``h``, in the original node order (whatever the
+    partition)."""
     world = dist.get_world_size()
-    sizes = [end - start for start, end in (
-        node_range(shard.num_nodes, r, world) for r in range(world))]
+    bounds = shard.bounds()
+    sizes = [bounds[r + 1] - bounds[r] for r in range(world)]
     padded = h.new_zeros(max(sizes), h.size(1))  # gloo gathers equal sizes
     padded[:h.size(0)] = h
     parts = [torch.empty_like(padded) for _ in range(world)]
     dist.all_gather(parts, padded)
-    return torch.cat([part[:size] for part, size in zip(parts, sizes)])
+    out = torch.cat([part[:size] for part, size in zip(parts, sizes)])
+    if shard.perm is None:
+        return out
+    return torch.empty_like(out).index_copy_(0, shard.perm, out)
 
 
 def main(argv=None) -> None:
@@ -264,6 +388,8 @@ def main(argv=None) -> None:
     parser.add_argument('--blocks', type=int, default=20)
     parser.add_argument('--epochs', type=int, default=0)
     parser.add_argument('--exchange', default='auto')
+    parser.add_argument('--partition', default='contiguous',
+                        choices=PARTITIONS)
     args = parser.parse_args(argv)
     if not dist.is_initialized():
         backend = 'nccl' if torch.cuda.is_available() else 'gloo'
@@ -280,7 +406,7 @@ def main(argv=None) -> None:
     check_rank(args.k, num_nodes)
     edge_index = edge_index.to(device)
     shard = shard_graph(edge_index, None, num_nodes, k=args.k,
-                        exchange=args.exchange)
+                        exchange=args.exchange, partition=args.partition)
     h0 = initial(shard, edge_index, None, args.k)
     del edge_index
     model = DistributedSymNMFNet(SymNMFNet(args.k, args.blocks)).to(device)
@@ -291,11 +417,17 @@ def main(argv=None) -> None:
     start = time.perf_counter()
     with torch.no_grad():
         h = model(shard, h0)
+    if h.is_cuda:
+        torch.cuda.synchronize(h.device)
     total = time.perf_counter() - start
     value = global_loss(model, shard, h)
+    halo = torch.tensor([halo_rows(shard)], device=device)
+    dist.all_reduce(halo)
     if dist.get_rank() == 0:
         print(f'ranks {dist.get_world_size()}  nodes {num_nodes}  '
               f'k {args.k}  blocks {args.blocks}  loss {value:.6g}')
+        print(f'partition {args.partition}  halo rows received per block '
+              f'(all ranks) {int(halo)}')
         print(f'time per block {total / max(args.blocks, 1) * 1e3:.1f} ms  '
               f'communication share '
               f'{model.timings["communication_s"] / max(total, 1e-12):.1%}')

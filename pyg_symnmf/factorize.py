@@ -3,25 +3,30 @@ memberships :math:`\mathbf{H}`, with the pretrained SymNMF-Net or a
 classical solver, for one graph or a batch of graphs."""
 from __future__ import annotations
 
+import math
 from typing import Optional, Union
 
 import torch
 from torch import Tensor
 
 from .adjacency import Adjacency, GraphLike, to_adjacency
-from .init import random_membership
+from .auto_k import KSelection, choose_k, default_max_k
+from .functional import gram, loss_from_parts, propagate
+from .init import optimal_scale, random_membership, spectral_membership
+from .nn import SymNMFNet
 from .solvers import CLASSICAL_METHODS, DEFAULT_ALPHA, SolverResult, solve
 from .validation import (check_batch, check_nodes_tensor, check_number,
                          check_rank)
 
-__all__ = ['symnmf', 'factorize', 'METHODS']
+__all__ = ['symnmf', 'factorize', 'run_net', 'select_k', 'raw_operator',
+           'METHODS']
 
-METHODS = CLASSICAL_METHODS
+METHODS = ('net',) + CLASSICAL_METHODS
 
 
 def symnmf(
     edge_index: GraphLike,
-    k: int,
+    k: Union[int, str],
     edge_weight: Optional[Tensor] = None,
     num_nodes: Optional[int] = None,
     method: str = 'anls',
@@ -41,13 +46,18 @@ def symnmf(
     Args:
         edge_index: The graph, in any form :func:`~pyg_symnmf.to_adjacency`
             accepts (an :class:`~pyg_symnmf.Adjacency` is used as is).
-        k (int): Number of communities, :math:`1 \le k \le N` (of every
-            graph, with ``batch``).
+        k (int or str): Number of communities, :math:`1 \le k \le N` (of
+            every graph, with ``batch``), or ``"auto"`` to choose it per
+            graph by :func:`select_k` (then rows of a batch are padded with
+            zero columns to the largest chosen :math:`k`).
         edge_weight (torch.Tensor, optional): Edge weights.
         num_nodes (int, optional): Number of nodes.
-        method (str): A classical solver, ``"anls"``, ``"hals"``, ``"mu"``
-            or ``"pgd"``: all are safeguarded descent methods (see
-            :mod:`pyg_symnmf.solvers`).
+        method (str): ``"net"``: the pretrained SymNMF-Net
+            (:meth:`~pyg_symnmf.SymNMFNet.pretrained`: spectral start and
+            safeguarded blocks, about 30 SpMMs, no training, see
+            :func:`run_net`); or a classical solver, ``"anls"``,
+            ``"hals"``, ``"mu"`` or ``"pgd"``: all are safeguarded descent
+            methods (see :mod:`pyg_symnmf.solvers`).
         max_iter (int): Maximum number of iterations (one SpMM each).
             (default: 300)
         tol (float): Stop when an accepted step lowers the loss by less than
@@ -75,38 +85,152 @@ def symnmf(
                        dtype=h0.dtype if isinstance(h0, Tensor)
                        and h0.is_floating_point() else None)
     batch = check_batch(batch, adj.num_nodes)
+    raw = None
+    if k == 'auto':
+        if h0 is not None:
+            raise ValueError("k='auto' chooses k, so 'h0' cannot be given")
+        raw = raw_operator(edge_index, edge_weight, adj)
     options = dict(method=method, max_iter=max_iter, tol=tol, alpha=alpha,
                    seed=seed, verbose=verbose)
     if batch is None:
+        k = select_k(raw, seed).k if raw is not None else k
         return factorize(adj, k, h0=h0, **options).h
-    parts = [factorize(sub, k, h0=None if h0 is None else h0[start:end],
-                       **options).h
-             for sub, start, end in split_batch(adj, batch)]
-    return torch.cat(parts) if parts else adj.values.new_zeros(0, k)
+    raw_parts = split_batch(raw, batch) if raw is not None else None
+    parts = []
+    for i, (sub, start, end) in enumerate(split_batch(adj, batch)):
+        k_sub = select_k(raw_parts[i][0], seed).k if raw is not None else k
+        h = factorize(sub, k_sub, h0=None if h0 is None else h0[start:end],
+                      **options).h
+        parts.append(h)
+    width = max((h.size(1) for h in parts), default=0)
+    # With k='auto' graphs may get different k: pad to the widest.
+    return torch.cat([torch.nn.functional.pad(h, (0, width - h.size(1)))
+                      for h in parts]) if parts else adj.values.new_zeros(
+                          0, 0 if raw is not None else k)
+
+
+def raw_operator(graph: GraphLike, edge_weight: Optional[Tensor],
+                 adj: Adjacency) -> Adjacency:
+    """The unnormalised operator of ``graph`` (modularity's weights): the
+    operator itself when it is unnormalised or given as an
+    :class:`Adjacency` (whose raw weights are gone)."""
+    if not adj.normalized or isinstance(graph, Adjacency):
+        return adj.detach()
+    return to_adjacency(graph, edge_weight, adj.num_nodes, normalize=False,
+                        dtype=adj.dtype).detach()
+
+
+def select_k(raw: Adjacency, seed: int = 0,
+             max_k: Optional[int] = None) -> KSelection:
+    r"""Chooses :math:`k` by the modularity scan of
+    :func:`~pyg_symnmf.auto_k.choose_k`, each candidate factored by the
+    pretrained net (about 30 SpMMs) on the normalised graph; modularity is
+    measured on ``raw``. Candidates: :math:`2 \le k \le` ``max_k``
+    (default :func:`~pyg_symnmf.auto_k.default_max_k`)."""
+    adj = raw if raw.normalized else to_adjacency(raw.csr, dtype=raw.dtype)
+    net = SymNMFNet.pretrained().to(adj.device)
+    return choose_k(raw, lambda k: factorize(adj, k, 'net', seed=seed,
+                                             net=net).h.argmax(1),
+                    default_max_k(raw.num_nodes) if max_k is None else max_k)
 
 
 def factorize(adj: Adjacency, k: int, method: str = 'anls', *,
               max_iter: int = 300, tol: float = 1e-6,
               alpha: float = DEFAULT_ALPHA, seed: int = 0,
               h0: Optional[Tensor] = None, verbose: bool = False,
-              warn: bool = True) -> SolverResult:
+              warn: bool = True, net: Optional[SymNMFNet] = None
+              ) -> SolverResult:
     """:func:`symnmf` on a built operator, returning the diagnostics too
-    (loss curve, iterations, SpMMs). Validates every argument."""
+    (loss curve, iterations, SpMMs). Validates every argument. With
+    ``method="net"``, ``net`` (default: :meth:`SymNMFNet.pretrained`) runs
+    from ``h0`` or from its spectral start (:func:`run_net`); ``max_iter``,
+    ``tol`` and ``alpha`` concern the classical methods only."""
     validate_method(method)
     k = check_rank(k, adj.num_nodes)
     check_number('max_iter', max_iter, integer=True, low=0)
     check_number('tol', tol, low=0)
     check_number('alpha', alpha, low=0, low_open=True)
     check_number('seed', seed, integer=True, low=0)
-    if h0 is None:
-        h = random_membership(adj, k, seed)
-    else:
+    if method == 'net' and net is None:
+        net = SymNMFNet.pretrained()
+    start_spmm = 0
+    if h0 is not None:
         check_nodes_tensor('h0', h0, adj.num_nodes, adj.device, adj.dtype, k)
         if bool((h0 < 0).any()):
             raise ValueError("'h0' must be nonnegative")
         h = h0.detach().clone()
+    elif method == 'net':
+        start_spmm = net.start_iterations
+        h = spectral_membership(adj, k, start_spmm, seed)
+    else:
+        h = random_membership(adj, k, seed)
+    if method == 'net':
+        result = run_net(net.to(adj.device), adj, h)
+        result.n_spmm += start_spmm
+        return result
     return solve(adj, h, method, max_iter=max_iter, tol=tol, alpha=alpha,
                  verbose=verbose, warn=warn)
+
+
+def run_net(net: SymNMFNet, adj: Adjacency, h0: Tensor) -> SolverResult:
+    r"""Runs the net's blocks from ``h0`` (rescaled by
+    :func:`~pyg_symnmf.init.optimal_scale` first, at no SpMM), each step's
+    parameters conditioned on the loss, which every step gets for free from
+    its own products (learned-optimizer style):
+
+    - a step that does not lower the loss is not taken: if its
+      extrapolation was active, the momentum restarts; otherwise
+      :math:`\alpha` is boosted fourfold (the boost halves again with each
+      step taken);
+    - the penalty of a step is that of block :math:`a` (the number of steps
+      taken so far), its linear layer and extrapolation those of block
+      :math:`m` (steps taken since the momentum last restarted): with every
+      step taken this is the plain unrolled net.
+
+    So only improving steps move and the result is the best iterate; each
+    of the ``num_layers`` steps costs one SpMM, plus one for the start's
+    product. Runs without gradients (train through
+    :meth:`SymNMFNet.forward`)."""
+    dtype = adj.dtype
+    last = len(net.blocks) - 1
+    with torch.no_grad():
+        h = h0
+        ah = propagate(adj, h)
+        scale = optimal_scale(h, ah)
+        h, ah = h * scale, ah * scale
+        g = gram(h)
+        loss = float(loss_from_parts(adj.sq_norm, torch.vdot(
+            h.reshape(-1), ah.reshape(-1)), g))
+        result = SolverResult(h, [loss], 0, 1)
+        h_prev, boost, taken, since_restart = h, 1.0, 0, 0
+        for _ in range(net.num_layers):
+            block = net.blocks[min(max(since_restart, 0), last)]
+            alpha = net.blocks[min(taken, last)].scaled_alpha(
+                adj.scale, dtype) * boost
+            cand = block.update(h, torch.add(ah, h, alpha=float(alpha)), g,
+                                alpha, h_prev=h_prev)
+            cand_ah = propagate(adj, cand)
+            cand_g = gram(cand)
+            cand_loss = float(loss_from_parts(adj.sq_norm, torch.vdot(
+                cand.reshape(-1), cand_ah.reshape(-1)), cand_g))
+            if not math.isfinite(cand_loss):
+                raise ValueError(
+                    "The net produced memberships with NaN or Inf (its "
+                    "parameters or the input are non-finite); no partition "
+                    "can be read from it")
+            if cand_loss <= loss:
+                h_prev, h, ah, g, loss = h, cand, cand_ah, cand_g, cand_loss
+                boost = max(boost / 2, 1.0)
+                taken, since_restart = taken + 1, since_restart + 1
+            elif block.shift is not None and h_prev is not h:
+                h_prev, since_restart = h, -1  # restart the momentum
+            else:
+                boost *= 4
+            result.loss_curve.append(loss)
+        result.h, result.n_iter = h, net.num_layers
+        result.n_spmm = net.num_layers + 1
+        result.converged = True
+    return result
 
 
 def validate_method(method: Union[str, object]) -> str:

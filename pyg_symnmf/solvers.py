@@ -42,7 +42,8 @@ from torch import Tensor
 
 from .adjacency import Adjacency
 from .exceptions import ConvergenceWarning
-from .functional import (block_update, gram, loss_from_parts, propagate)
+from .functional import (block_update, gram, inversion_layer,
+                         loss_from_parts, propagate)
 
 __all__ = ['CLASSICAL_METHODS', 'SolverResult', 'solve', 'anls_step']
 
@@ -51,8 +52,9 @@ DEFAULT_ALPHA = 0.1
 _RELAX, _RAISE = 0.7, 4.0
 _ALPHA_RANGE = (1e-3, 1e12)  # multiples of the initial alpha
 
-# An update maps (H, A H, H^T H, alpha) to a proposed H.
-Update = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
+# An update maps (H, A H, H^T H, alpha, out, scratch) to a proposed H,
+# written into out.
+Update = Callable[[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor], Tensor]
 
 
 @dataclass
@@ -83,37 +85,58 @@ def anls_step(adj: Adjacency, h: Tensor, alpha: float,
     SymNMF-Net block computes."""
     a = h.new_tensor(alpha * float(adj.scale))
     ah = propagate(adj, h) if ah is None else ah
-    return _anls(h, ah, gram(h), a)
+    # Out-of-place (block_update), so that it stays differentiable.
+    return block_update(torch.add(ah, h, alpha=float(a)), gram(h), a)
 
 
 def solve(adj: Adjacency, h0: Tensor, method: str = 'anls', *,
           max_iter: int = 300, tol: float = 1e-6,
           alpha: float = DEFAULT_ALPHA, verbose: bool = False,
           warn: bool = True) -> SolverResult:
-    """Runs a classical method from ``h0`` through the safeguarded loop
+    r"""Runs a classical method from ``h0`` through the safeguarded loop
     (module docstring); arguments as :func:`pyg_symnmf.symnmf`, already
     validated. Warns with :class:`~pyg_symnmf.ConvergenceWarning` when
-    ``max_iter`` is reached with ``tol > 0``."""
+    ``max_iter`` is reached with ``tol > 0``.
+
+    Memory: besides ``h0`` (never written), the loop holds four
+    :math:`N \times k` buffers, allocated once: the current
+    :math:`\mathbf{H}` and :math:`\mathbf{A}\mathbf{H}`, and the candidate
+    and its product, written in place (``out=``) and swapped on
+    acceptance. The candidate's product buffer is the update's scratch
+    space until the SpMM overwrites it. Per iteration: one SpMM, one
+    :math:`N \times k \times k` GEMM for the update and one for the Gram
+    matrix, a dot product for the loss, no fresh :math:`N \times k`
+    tensor (``"hals"`` allocates :math:`N`-vectors per column)."""
     update = _UPDATES[method]
     scale = float(adj.scale)
     a = alpha * scale
     a_min, a_max = (bound * a for bound in _ALPHA_RANGE)
     with torch.no_grad():
         h = h0
-        ah = propagate(adj, h)
+        ah = propagate(adj, h)  # validates shape and dtype once
         g = gram(h)
         loss = float(loss_from_parts(adj.sq_norm, torch.vdot(
             h.reshape(-1), ah.reshape(-1)), g))
         result = SolverResult(h, [loss], 0, 1)
+        spare_h: Optional[Tensor] = None  # the buffer h does not occupy
+        spare_ah = ah.new_empty(ah.shape)
         for it in range(1, max_iter + 1):
-            cand = update(h, ah, g, h.new_tensor(a))
-            cand_ah = propagate(adj, cand)
+            if spare_h is None:
+                spare_h = h.new_empty(h.shape)
+            # The update writes the candidate into spare_h, using spare_ah
+            # as scratch; the SpMM then overwrites spare_ah.
+            cand = update(h, ah, g, h.new_tensor(a), spare_h, spare_ah)
+            cand_ah = _spmm_into(adj.csr, cand, spare_ah)
             cand_g = gram(cand)
             cand_loss = float(loss_from_parts(adj.sq_norm, torch.vdot(
                 cand.reshape(-1), cand_ah.reshape(-1)), cand_g))
             result.n_iter, result.n_spmm = it, it + 1
             if cand_loss <= loss:
                 decrease = loss - cand_loss
+                # Swap: the old H and A H become the next candidate's
+                # buffers (h0 is the caller's: never reused).
+                spare_h = None if h is h0 else h
+                spare_ah = ah
                 h, ah, g, loss = cand, cand_ah, cand_g, cand_loss
                 a = max(a * _RELAX, a_min)
                 done = decrease <= tol * max(loss + decrease, 1e-30)
@@ -126,6 +149,7 @@ def solve(adj: Adjacency, h0: Tensor, method: str = 'anls', *,
             if done:
                 result.converged = True
                 break
+        del spare_h, spare_ah
     if warn and tol > 0 and not result.converged and max_iter > 0:
         warnings.warn(f"{method!r} reached max_iter={max_iter} before the "
                       f"relative loss decrease fell below tol={tol:g}; "
@@ -135,12 +159,31 @@ def solve(adj: Adjacency, h0: Tensor, method: str = 'anls', *,
     return result
 
 
-def _anls(h: Tensor, ah: Tensor, g: Tensor, alpha: Tensor) -> Tensor:
-    return block_update(torch.add(ah, h, alpha=float(alpha)), g, alpha)
+def _spmm_into(csr: Tensor, h: Tensor, out: Tensor) -> Tensor:
+    """``csr @ h`` written into ``out``. On CPU, ``addmm`` with ``beta=0``
+    (``out`` read as nothing, NaN included) writes straight into ``out``,
+    where ``torch.mm(csr, h, out=out)`` goes through an N x k temporary
+    and ``csr @ h`` through two; same bits."""
+    if out.device.type == 'cpu':
+        return torch.addmm(out, csr, h, beta=0.0, out=out)
+    return torch.mm(csr, h, out=out)
 
 
-def _hals(h: Tensor, ah: Tensor, g: Tensor, alpha: Tensor) -> Tensor:
-    h = h.clone()
+# An update writes the proposed H into ``out`` and returns it; ``scratch``
+# (N x k) is free for its intermediates. Neither aliases h or ah.
+
+
+def _anls(h: Tensor, ah: Tensor, g: Tensor, alpha: Tensor, out: Tensor,
+          scratch: Tensor) -> Tensor:
+    # ReLU((A H + alpha H) (G + alpha I)^{-1}): one N x k pass for P, one
+    # GEMM, ReLU in place (as block_update with W = I, no bias).
+    p = torch.add(ah, h, alpha=float(alpha), out=scratch)
+    return torch.mm(p, inversion_layer(g, alpha), out=out).relu_()
+
+
+def _hals(h: Tensor, ah: Tensor, g: Tensor, alpha: Tensor, out: Tensor,
+          scratch: Tensor) -> Tensor:
+    h = out.copy_(h)
     # A h_j only changes at column j's turn, so A H from the start of the
     # sweep serves every column.
     for j in range(h.size(1)):
@@ -151,16 +194,19 @@ def _hals(h: Tensor, ah: Tensor, g: Tensor, alpha: Tensor) -> Tensor:
     return h
 
 
-def _mu(h: Tensor, ah: Tensor, g: Tensor, alpha: Tensor) -> Tensor:
-    numer = torch.add(ah, h, alpha=float(alpha))
-    denom = torch.addmm(h, h, g, beta=float(alpha))
-    return h * numer / denom.clamp_min(torch.finfo(h.dtype).tiny)
+def _mu(h: Tensor, ah: Tensor, g: Tensor, alpha: Tensor, out: Tensor,
+        scratch: Tensor) -> Tensor:
+    numer = torch.add(ah, h, alpha=float(alpha), out=scratch)
+    denom = torch.addmm(h, h, g, beta=float(alpha), out=out)
+    denom.clamp_min_(torch.finfo(h.dtype).tiny)
+    return torch.div(numer.mul_(h), denom, out=out)
 
 
-def _pgd(h: Tensor, ah: Tensor, g: Tensor, alpha: Tensor) -> Tensor:
-    grad = 4 * (h @ g - ah)
+def _pgd(h: Tensor, ah: Tensor, g: Tensor, alpha: Tensor, out: Tensor,
+         scratch: Tensor) -> Tensor:
+    grad = torch.mm(h, g, out=scratch).sub_(ah).mul_(4)
     step = 1.0 / (4 * (float(alpha) + 3 * float(g.norm())))
-    return torch.relu(h - step * grad)
+    return torch.mul(grad, step, out=out).neg_().add_(h).relu_()
 
 
 _UPDATES: dict[str, Update] = {'anls': _anls, 'hals': _hals, 'mu': _mu,

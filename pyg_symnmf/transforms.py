@@ -8,7 +8,7 @@ with ``normalize=False``.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -97,21 +97,24 @@ class DetectCommunities(BaseTransform):
     its :meth:`~pyg_symnmf.SymNMFClustering.transform` is used instead.
 
     Args:
-        k (int): Number of communities (of every graph).
+        k (int or str): Number of communities (of every graph), or
+            ``"auto"`` to choose it per graph (see
+            :func:`~pyg_symnmf.factorize.select_k`; rows are then padded to
+            the largest chosen :math:`k`). (default: :obj:`"auto"`)
         method (str): A method of :func:`~pyg_symnmf.symnmf`.
             (default: :obj:`"anls"`)
         estimator (SymNMFClustering, optional): A fitted estimator.
         **kwargs: Further :func:`~pyg_symnmf.symnmf` arguments.
     """
 
-    def __init__(self, k: int = 2, method: str = 'anls',
+    def __init__(self, k: Union[int, str] = 'auto', method: str = 'anls',
                  estimator: Optional[SymNMFClustering] = None,
                  **kwargs) -> None:
         if estimator is not None and not isinstance(estimator,
                                                     SymNMFClustering):
             raise TypeError(f"'estimator' must be a SymNMFClustering, got "
                             f"{type(estimator).__name__}")
-        self.k = check_rank(k)
+        self.k = k if k == 'auto' else check_rank(k)
         self.method = validate_method(method)
         self.estimator = estimator
         self.kwargs = kwargs

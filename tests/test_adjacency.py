@@ -5,7 +5,7 @@ from torch_geometric.typing import WITH_TORCH_SPARSE, SparseTensor
 
 from pyg_symnmf import Adjacency, to_adjacency
 
-from conftest import dense, normalized, random_graph
+from pyg_symnmf.testing import dense, normalized, random_graph
 
 N = 30
 

@@ -7,6 +7,9 @@ import sys
 
 import pytest
 
+# Each runs a script in a fresh interpreter: seconds to minutes.
+pytestmark = pytest.mark.slow
+
 BENCHMARKS = pathlib.Path(__file__).parents[1] / 'benchmarks'
 
 
@@ -16,6 +19,10 @@ BENCHMARKS = pathlib.Path(__file__).parents[1] / 'benchmarks'
     ('convergence.py', ['convergence.csv', 'convergence.png']),
     ('scale.py', ['scale.csv']),
     ('ablation.py', ['ablation.csv', 'ablation_runs.csv']),
+    ('pretrained.py', ['pretrained_heldout.csv', 'pretrained_heldout_runs.csv',
+                       'pretrained_convergence.csv',
+                       'pretrained_convergence.png', 'pretrained_finetune.csv',
+                       'auto_k.csv', 'auto_k_real.csv']),
 ])
 def test_benchmark_quick(script, outputs, tmp_path):
     env = {**os.environ, 'PYG_SYMNMF_RESULTS': str(tmp_path)}

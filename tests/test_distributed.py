@@ -5,16 +5,16 @@ import torch.distributed as dist
 
 from pyg_symnmf import SymNMFNet, to_adjacency
 from pyg_symnmf.distributed import (DistributedSymNMFNet, gather_rows,
-                                    global_loss, shard_graph, spawn)
+                                    global_loss, initial, shard_graph)
 from pyg_symnmf.functional import symnmf_loss
+from pyg_symnmf.init import random_membership
+from pyg_symnmf.testing import random_graph, spawn
 
-from conftest import random_graph
-
-N, K, BLOCKS = 101, 4, 6
+N, K, BLOCKS, SEED = 101, 4, 6, 3
 
 
 def make_net():
-    net = SymNMFNet(K, num_blocks=BLOCKS, bias=True, seed=3).double()
+    net = SymNMFNet(K, num_layers=BLOCKS, bias=True).double()
     with torch.no_grad():  # away from the identity, as after training
         for i, block in enumerate(net.blocks):
             block.weight.add_(0.05 * torch.rand(K, K, dtype=torch.float64,
@@ -31,20 +31,25 @@ def one_step(net, loss_fn):
 def distributed_run(path, exchange):
     edge_index, weight = random_graph(N, 400, seed=1)
     shard = shard_graph(edge_index, weight.double(), N, exchange=exchange)
+    h0 = initial(shard, edge_index, weight.double(), K, seed=SEED,
+                 dtype=torch.float64)
     model = DistributedSymNMFNet(make_net())
     with torch.no_grad():
-        h = gather_rows(shard, model(shard))
-        value = global_loss(model, shard, model(shard))
+        start = gather_rows(shard, h0)
+        h = gather_rows(shard, model(shard, h0))
+        value = global_loss(model, shard, model(shard, h0))
     # One training step: local shares of the loss, gradients all-reduced.
-    model.local_loss(shard, model(shard)).backward()
+    model.local_loss(shard, model(shard, h0)).backward()
     grads = []
     for p in model.parameters():
         dist.all_reduce(p.grad)
         grads.append(p.grad.clone())
     if dist.get_rank() == 0:
-        torch.save({'h': h, 'loss': value, 'grads': grads}, path)
+        torch.save({'h0': start, 'h': h, 'loss': value, 'grads': grads},
+                   path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('exchange', ['halo', 'allgather'])
 def test_two_processes_match_one(tmp_path, exchange):
     path = tmp_path / 'out.pt'
@@ -53,7 +58,10 @@ def test_two_processes_match_one(tmp_path, exchange):
     edge_index, weight = random_graph(N, 400, seed=1)
     adj = to_adjacency(edge_index, weight.double(), N)
     net = make_net()
-    h = net(adj)
+    h0 = random_membership(adj, K, seed=SEED)
+    # The ranks' starts are the rows of the single-process start.
+    assert torch.equal(out['h0'], h0)
+    h = net(h0, adj)
     torch.testing.assert_close(out['h'], h.detach(), rtol=1e-5, atol=1e-8)
     loss = symnmf_loss(adj, h)
     assert out['loss'] == pytest.approx(float(loss), rel=1e-6)
@@ -66,11 +74,13 @@ def failing_run():
     raise RuntimeError('rank failed on purpose')
 
 
+@pytest.mark.slow
 def test_a_failing_rank_fails_the_launch():
     with pytest.raises(Exception, match='on purpose'):
         spawn(failing_run, 2)
 
 
+@pytest.mark.slow
 def test_torchrun_entry_point(tmp_path):
     import subprocess
     import sys
@@ -88,10 +98,11 @@ def test_torchrun_entry_point(tmp_path):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
 def test_model_runs_on_cuda():
     edge_index, weight = random_graph()
-    net = SymNMFNet(3, num_blocks=4).cuda()
-    h = net(edge_index.cuda(), weight.cuda())
+    net = SymNMFNet(3, num_layers=4).cuda()
+    h0 = torch.rand(30, 3)
+    h = net(h0.cuda(), edge_index.cuda(), weight.cuda())
     assert h.device.type == 'cuda'
-    torch.testing.assert_close(h.cpu(), net.cpu()(edge_index, weight),
+    torch.testing.assert_close(h.cpu(), net.cpu()(h0, edge_index, weight),
                                rtol=1e-4, atol=1e-6)
 
 
@@ -107,6 +118,7 @@ def halo_sizes(path):
         torch.save(sizes, path)
 
 
+@pytest.mark.slow
 def test_halo_exchange_moves_only_referenced_rows(tmp_path):
     spawn(halo_sizes, 2, str(tmp_path / 'sizes.pt'))
     # Each rank needs its 50 rows plus one neighbour across the cut, and

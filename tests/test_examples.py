@@ -4,6 +4,9 @@ import sys
 
 import pytest
 
+# Each runs a script in a fresh interpreter: seconds to minutes.
+pytestmark = pytest.mark.slow
+
 EXAMPLES = pathlib.Path(__file__).parents[1] / 'examples'
 
 

@@ -7,7 +7,7 @@ from pyg_symnmf import to_adjacency
 from pyg_symnmf.functional import (block_update, gram, inversion_layer,
                                    propagate, symnmf_loss)
 
-from conftest import dense, normalized, random_graph
+from pyg_symnmf.testing import dense, normalized, random_graph
 
 N, K = 30, 4
 
@@ -36,7 +36,16 @@ def test_block_matches_the_dense_formula():
     w = torch.randn(K, K, dtype=torch.float64)
     g = h.t() @ h + 0.3 * torch.eye(K, dtype=torch.float64)
     expected = torch.relu((a @ h + 0.3 * h) @ torch.linalg.inv(g) @ w)
-    torch.testing.assert_close(block_update(adj, h, alpha, w), expected)
+    p = propagate(adj, h, alpha)
+    torch.testing.assert_close(p, a @ h + 0.3 * h)
+    torch.testing.assert_close(gram(h), h.t() @ h)
+    torch.testing.assert_close(block_update(p, gram(h), alpha, w), expected)
+    # bias and shift enter inside the ReLU.
+    b = torch.randn(K, dtype=torch.float64)
+    s = torch.randn(N, K, dtype=torch.float64)
+    torch.testing.assert_close(
+        block_update(p, gram(h), alpha, w, bias=b, shift=s),
+        torch.relu((a @ h + 0.3 * h) @ torch.linalg.inv(g) @ w + b + s))
 
 
 def test_inversion_layer_is_bounded_by_one_over_alpha():
@@ -58,14 +67,16 @@ def test_gradcheck_inversion_layer():
     assert gradgradcheck(layer, (g, alpha, w))
 
 
+@pytest.mark.slow
 def test_gradcheck_block_and_loss():
     adj, _, h = setup()
     h = (h + 0.05).requires_grad_()  # away from the ReLU's kink
     alpha = torch.tensor(0.2, dtype=torch.float64, requires_grad=True)
     w = (torch.eye(K, dtype=torch.float64) +
          0.01 * torch.rand(K, K, dtype=torch.float64)).requires_grad_()
-    assert gradcheck(lambda h, a, w: block_update(adj, h, a, w),
-                     (h, alpha, w))
+    def block(h, a, w):
+        return block_update(propagate(adj, h, a), gram(h), a, w)
+    assert gradcheck(block, (h, alpha, w))
     assert gradcheck(lambda h: symnmf_loss(adj, h), (h,))
     assert gradgradcheck(lambda h: symnmf_loss(adj, h), (h,))
     assert gradgradcheck(lambda h: propagate(adj, h), (h,))
@@ -81,7 +92,8 @@ def test_batched_operations_equal_graph_by_graph():
                        dtype=torch.float64)
     h = torch.rand(batch.num_nodes, K, dtype=torch.float64)
     alpha = torch.tensor(0.1, dtype=torch.float64)
-    out = block_update(adj, h, alpha, batch=batch.batch)
+    out = block_update(propagate(adj, h, alpha), gram(h, batch.batch), alpha,
+                       batch=batch.batch)
     losses = symnmf_loss(adj, h, batch=batch.batch)
     assert gram(h, batch.batch).shape == (3, K, K)
     for i in range(3):
@@ -89,8 +101,9 @@ def test_batched_operations_equal_graph_by_graph():
         mask = batch.batch == i
         single = to_adjacency(data.edge_index, data.edge_weight,
                               data.num_nodes, dtype=torch.float64)
-        torch.testing.assert_close(out[mask],
-                                   block_update(single, h[mask], alpha))
+        hi = h[mask]
+        torch.testing.assert_close(out[mask], block_update(
+            propagate(single, hi, alpha), gram(hi), alpha))
         torch.testing.assert_close(losses[i], symnmf_loss(single, h[mask]))
 
 
@@ -104,3 +117,19 @@ def test_propagate_rejects_mismatched_h():
         propagate(adj, h.long())
     with pytest.raises(ValueError, match='same device'):
         propagate(adj, h.to('meta'))
+
+
+def test_layers_reject_mismatched_h_clearly():
+    from pyg_symnmf import SymNMFNetConv
+    adj, _, h = setup()
+    conv = SymNMFNetConv(K).double()
+    with pytest.raises(ValueError, match="30 nodes"):
+        conv(h[:10], adj)
+    # The operator follows h's float dtype (a float32 block on float32).
+    assert conv.float()(h.float(), adj).dtype == torch.float32
+    conv.double()
+    with pytest.raises((TypeError, ValueError),
+                       match='floating-point|float32 or torch.float64'):
+        conv(h.long(), adj)
+    with pytest.raises(ValueError, match='same device'):
+        conv(h.to('meta'), adj)

@@ -68,7 +68,7 @@ def test_anls_ends_below_its_start_on_the_hard_families(kind):
     for normalize in (True, False):
         adj = ps.to_adjacency(edge_index, normalize=normalize,
                               dtype=torch.float64)
-        for method in ps.METHODS:
+        for method in ps.solvers.CLASSICAL_METHODS:
             curve = factorize(adj, 3, method, max_iter=100,
                               tol=0.0).loss_curve
             assert curve[-1] < curve[0], (method, normalize)

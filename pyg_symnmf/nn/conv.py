@@ -209,11 +209,14 @@ class SymNMFNetConv(torch.nn.Module):
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         weight = state_dict.get(prefix + 'weight')
         if weight is not None and weight.shape != self.weight.shape:
+            form = "an 'equivariant'" if weight.dim() == 1 else \
+                f"a 'full' (k={weight.size(0)})"
             raise ValueError(
-                f"The state_dict holds a {self.weight_form!r} block weight "
-                f"of shape {list(weight.shape)} but this block's is "
-                f"{list(self.weight.shape)} (k={self.k}); build the block "
-                f"with the k and weight form it was trained with")
+                f"The state_dict holds {form} block weight of shape "
+                f"{list(weight.shape)} but this block is "
+                f"{self.weight_form!r} with shape {list(self.weight.shape)} "
+                f"(k={self.k}); build the block with the k and weight form "
+                f"it was trained with")
         for name, value in state_dict.items():
             if name.startswith(prefix) and isinstance(value, Tensor) and \
                     value.is_floating_point() and \

@@ -73,12 +73,20 @@ class SymNMFNet(torch.nn.Module):
         **kwargs: Further :class:`SymNMFNetConv` arguments (``alpha``,
             ``alpha_min``, ``learn_alpha``, ``bias``, ``normalize``).
 
+    Attributes:
+        start_iterations (int): SpMMs of the spectral start
+            (:func:`~pyg_symnmf.init.spectral_membership`) that the
+            estimator and :func:`~pyg_symnmf.symnmf` give these blocks;
+            set from the weights file by :meth:`pretrained`.
+
     Shapes:
         - **input:** start :math:`\mathbf{H}_0` :math:`(N, k)`, a graph in
           any accepted form with optional edge weights, optional sorted
           ``batch`` :math:`(N)`
         - **output:** :math:`\mathbf{H}_T` :math:`(N, k)`, nonnegative
     """
+
+    start_iterations: int = 10
 
     def __init__(self, k: Optional[int] = None, num_layers: int = 20,
                  weight: str = 'full', momentum: bool = False,
@@ -113,7 +121,7 @@ class SymNMFNet(torch.nn.Module):
             num_layers (int, optional): Use the first ``num_layers``
                 pretrained blocks. (default: all)
         """
-        config, state = load_pretrained()
+        config, start_iterations, state = load_pretrained()
         available = config['num_layers']
         if num_layers is None:
             num_layers = available
@@ -122,6 +130,7 @@ class SymNMFNet(torch.nn.Module):
         net = cls(**{**config, 'num_layers': num_layers})
         net.load_state_dict({name: value for name, value in state.items()
                              if int(name.split('.')[1]) < num_layers})
+        net.start_iterations = start_iterations
         return net
 
     def reset_parameters(self) -> None:
@@ -195,9 +204,10 @@ class SymNMFNet(torch.nn.Module):
                 f'num_layers={self.num_layers}{form}{momentum})')
 
 
-def load_pretrained() -> tuple[dict, dict[str, Tensor]]:
-    """The shipped pretrained net: its constructor arguments and state dict
-    (checked against the file's SHA-256 of the parameters)."""
+def load_pretrained() -> tuple[dict, int, dict[str, Tensor]]:
+    """The shipped pretrained net: its constructor arguments, its start's
+    SpMMs and its state dict (checked against the file's SHA-256 of the
+    parameters)."""
     text = resources.files('pyg_symnmf').joinpath(
         'weights', PRETRAINED_FILE).read_text()
     payload = json.loads(text)
@@ -207,7 +217,7 @@ def load_pretrained() -> tuple[dict, dict[str, Tensor]]:
         raise RuntimeError(f"The pretrained weights file {PRETRAINED_FILE} "
                            f"is corrupted (checksum mismatch); reinstall "
                            f"pyg_symnmf")
-    return payload['config'], state
+    return payload['config'], payload['start_iterations'], state
 
 
 def state_checksum(state: dict[str, Tensor]) -> str:
