@@ -47,7 +47,8 @@ def main():
                  for i, loss in enumerate(result.loss_curve)]
     for depth in args.depths:
         net, train = timed(lambda depth=depth: SymNMFClustering(
-            K, method='net', num_layers=depth, epochs=args.epochs,
+            K, method='net', pretrained=False, num_layers=depth,
+            epochs=args.epochs,
             normalize=normalize, seed=args.seed).fit(data))
         h0 = random_membership(adj, K, args.seed)
         with torch.no_grad():

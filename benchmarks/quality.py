@@ -47,7 +47,8 @@ def run_dataset(name: str, seed: int, epochs: int, iters: int):
                                       else None), 'time_s': seconds})
 
     net, sec = timed(lambda: SymNMFClustering(
-        k, method='net', num_layers=20, epochs=epochs, normalize=normalize,
+        k, method='net', pretrained=False, num_layers=20, epochs=epochs,
+        normalize=normalize,
         seed=seed).fit(data))
     add('SymNMF-Net (20 blocks)', net.labels_, sec, net.embedding_)
     for method in METHODS:

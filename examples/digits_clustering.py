@@ -26,8 +26,9 @@ rows = {'SymNMF-Net (20 blocks)': [], 'ANLS (300 iters)': [],
 for seed in range(args.seeds):
     # Raw kernel similarities: see the README for the measured choice.
     start = time.perf_counter()
-    net = SymNMFClustering(10, method='net', num_layers=20, epochs=epochs,
-                           normalize=False, seed=seed).fit(data)
+    net = SymNMFClustering(10, method='net', pretrained=False,
+                           num_layers=20, epochs=epochs, normalize=False,
+                           seed=seed).fit(data)
     h = net.embedding_
     net_time = time.perf_counter() - start
     start = time.perf_counter()

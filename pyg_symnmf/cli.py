@@ -95,12 +95,19 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument('-k', type=_k_value, default=None, metavar='INT|auto',
                        help='number of communities (default: the number of '
                        'classes when labels are known; required otherwise)')
-    model.add_argument('--layers', type=int, default=20,
-                       help='SymNMF-Net layers (default: 20)')
+    model.add_argument('--layers', type=int, default=None,
+                       help='SymNMF-Net layers (default: every pretrained '
+                       'block; 20 for a fresh net)')
     model.add_argument('--blocks', dest='layers', type=int,
                        help=argparse.SUPPRESS)  # the pre-0.2 name
-    model.add_argument('--epochs', type=int, default=300,
-                       help='SymNMF-Net training epochs (default: 300)')
+    model.add_argument('--epochs', type=int, default=None,
+                       help='SymNMF-Net training epochs: fine-tuning of the '
+                       'pretrained net (default: 0, none), or training of a '
+                       'fresh net (default: 300)')
+    model.add_argument('--no-pretrained', dest='pretrained',
+                       action='store_false',
+                       help='train a fresh net with full k x k weights '
+                       'instead of the pretrained k-agnostic one')
     model.add_argument('--lr', type=float, default=0.01,
                        help="SymNMF-Net's Adam learning rate (default: "
                        '0.01)')
@@ -159,7 +166,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                        f'{args.k}')
     for name in ('layers', 'epochs', 'iters', 'seed'):
         value = getattr(args, name)
-        if value < 0:
+        if value is not None and value < 0:
             raise CLIError(f'--{name} must be >= 0, got {value}')
     if not (args.lr > 0 and np.isfinite(args.lr)):
         raise CLIError(f'--lr must be a positive number, got {args.lr}')
@@ -216,20 +223,6 @@ def _check_readable(path: str, flag: str) -> None:
     if not os.access(p, os.R_OK):
         raise CLIError(f"{flag}: file '{p}' is not readable (permission "
                        'denied)')
-
-
-def _check_auto_k() -> None:
-    """Raises unless the package's estimator accepts ``k='auto'``."""
-    tiny = Data(edge_index=torch.tensor([[0, 1, 2, 3], [1, 0, 3, 2]]),
-                num_nodes=4)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            SymNMFClustering(k='auto', method='anls', max_iter=1,
-                             tol=0.0).fit(tiny)
-    except (TypeError, ValueError):
-        raise CLIError("k='auto' is not available in this version of "
-                       'pyg_symnmf; give -k INT') from None
 
 
 # The graph ----------
@@ -369,9 +362,21 @@ class Result:
 
 def _symnmf_row(name: str, graph: Graph, data: Data, adj: Adjacency,
                 k: Union[int, str], method: str,
-                args: argparse.Namespace) -> Result:
-    options = dict(num_layers=args.layers, epochs=args.epochs, lr=args.lr) \
-        if method == 'net' else dict(max_iter=args.iters, tol=0.0)
+                args: argparse.Namespace, note=print) -> Result:
+    if method == 'net':
+        pretrained = args.pretrained and graph.normalize is not False
+        if args.pretrained and not pretrained:
+            note('note: the pretrained net factors normalised graphs; '
+                 'training a fresh net on the raw weights')
+        epochs = args.epochs if args.epochs is not None else \
+            (0 if pretrained else 300)
+        options = dict(pretrained=pretrained, num_layers=args.layers,
+                       epochs=epochs, lr=args.lr)
+        name = ('SymNMF-Net (pretrained' if pretrained else
+                'SymNMF-Net (fresh') + (f', trained {epochs} epochs)'
+                                        if epochs else ')')
+    else:
+        options = dict(max_iter=args.iters, tol=0.0)
     start = time.perf_counter()
     estimator = SymNMFClustering(k, method=method, normalize=graph.normalize,
                                  seed=args.seed, verbose=args.verbose,
@@ -506,8 +511,6 @@ def run(args: argparse.Namespace, note=print) -> tuple[str, list[dict]]:
     """
     device = _check_device(args.device)
     _check_outputs(args)
-    if args.k == 'auto':
-        _check_auto_k()
     graph = load_graph(args)
     for notice in graph.notices:
         note(notice)
@@ -523,14 +526,13 @@ def run(args: argparse.Namespace, note=print) -> tuple[str, list[dict]]:
     data = graph.data.to(device)
     adj = to_adjacency(data.edge_index, data.get('edge_weight'),
                        data.num_nodes, normalize=graph.normalize)
-    results = [_symnmf_row(f'SymNMF-Net ({args.layers} layers, trained '
-                           f'{args.epochs} epochs)', graph, data, adj, k,
-                           'net', args)]
-    net = results[0]
+    net = _symnmf_row('SymNMF-Net', graph, data, adj, k, 'net', args, note)
+    results = [net]
+    chosen_k = net.estimator.n_communities_  # k='auto' is chosen once
     for method in args.methods:
         results.append(_symnmf_row(f'{method.upper()} ({args.iters} iters)',
-                                   graph, data, adj, k, method, args))
-    chosen_k = net.estimator.n_communities_
+                                   graph, data, adj, chosen_k, method, args,
+                                   note))
     if args.peers:
         notes: list[str] = []
         for row in (_spectral_row(graph, chosen_k, args.seed, notes),

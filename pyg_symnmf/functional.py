@@ -75,18 +75,8 @@ def propagate(adj: Adjacency, h: Tensor,
     :math:`\mathbf{A}\mathbf{H} + \alpha\mathbf{H}`, fused), shape
     :math:`(N, k)`. Differentiable in :math:`\mathbf{H}`, :math:`\alpha`
     and the values of :math:`\mathbf{A}` (hence the edge weights)."""
-    if not h.is_floating_point():
-        raise TypeError(f"'h' must be a floating-point tensor, got {h.dtype}")
-    if h.dim() != 2 or h.size(0) != adj.num_nodes:
-        raise ValueError(f"'h' must have shape [num_nodes={adj.num_nodes}, "
-                         f"k], got {list(h.shape)}")
-    if h.device != adj.device:
-        raise ValueError(f"'h' is on {h.device} but the graph is on "
-                         f"{adj.device}; move both to the same device")
-    if h.dtype != adj.dtype:
-        raise TypeError(f"'h' is {h.dtype} but the graph operator is "
-                        f"{adj.dtype}; cast 'h' or build the operator with "
-                        f"dtype={h.dtype}")
+    check_nodes_tensor('h', h, adj.num_nodes, adj.device, adj.dtype,
+                       finite=False)  # no full read on the hot path
     return _Propagate.apply(adj.csr, adj.values, h, alpha)
 
 

@@ -56,6 +56,9 @@ def _worker(rank: int, world_size: int, port: int, fn: Callable, args):
     import torch.distributed as dist
     dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}',
                             rank=rank, world_size=world_size)
+    # Every rank connected before any runs: a rank failing at once then
+    # surfaces its own error, not a peer's "connection closed".
+    dist.barrier()
     try:
         fn(*args)
     finally:

@@ -56,9 +56,10 @@ def check_rank(k: Any, num_nodes: Optional[int] = None) -> int:
 
 def check_nodes_tensor(name: str, h: Any, num_nodes: int,
                        device: torch.device, dtype: Optional[torch.dtype] = None,
-                       k: Optional[int] = None) -> Tensor:
-    """Raises a clear error unless ``h`` is a finite float tensor of shape
-    ``(num_nodes, k)`` on ``device`` (and of ``dtype`` when given)."""
+                       k: Optional[int] = None, finite: bool = True) -> Tensor:
+    """Raises a clear error unless ``h`` is a float tensor of shape
+    ``(num_nodes, k)`` on ``device`` (and of ``dtype`` when given), finite
+    unless ``finite=False`` (that check reads every entry)."""
     if not isinstance(h, Tensor):
         raise TypeError(f"'{name}' must be a tensor, got {type(h).__name__}")
     if not h.is_floating_point():
@@ -77,7 +78,8 @@ def check_nodes_tensor(name: str, h: Any, num_nodes: int,
         raise TypeError(f"'{name}' is {h.dtype} but the graph operator is "
                         f"{dtype}; cast '{name}' or build the operator with "
                         f"dtype={h.dtype}")
-    check_finite(name, h)
+    if finite:
+        check_finite(name, h)
     return h
 
 

@@ -41,10 +41,12 @@ def test_untrained_net_runs_the_classical_iterations(planted):
 @pytest.mark.slow
 def test_training_lowers_the_loss_and_recovers_the_partition(planted):
     from pyg_symnmf import SymNMFClustering
-    untrained = SymNMFClustering(4, 'net', num_layers=10, epochs=0,
+    untrained = SymNMFClustering(4, 'net', pretrained=False, num_layers=10,
+                                 epochs=0,
                                  seed=0).fit(planted)
     before = float(symnmf_loss(planted.edge_index, untrained.embedding_))
-    est = SymNMFClustering(4, 'net', num_layers=10, epochs=60, lr=0.02,
+    est = SymNMFClustering(4, 'net', pretrained=False, num_layers=10,
+                           epochs=60, lr=0.02,
                            seed=0).fit(planted)
     after = float(symnmf_loss(planted.edge_index, est.embedding_))
     assert after < before
@@ -57,7 +59,8 @@ def test_training_lowers_the_loss_and_recovers_the_partition(planted):
 def test_karate():
     from pyg_symnmf import SymNMFClustering
     data = datasets.karate()
-    est = SymNMFClustering(4, 'net', num_layers=10, epochs=30).fit(data)
+    est = SymNMFClustering(4, 'net', pretrained=False, num_layers=10,
+                           epochs=30).fit(data)
     assert metrics.nmi(data.y, est.predict(data)) >= 0.6
     assert metrics.modularity(data.edge_index, est.predict(data)) >= 0.35
 
@@ -166,7 +169,8 @@ def test_encoder_start_is_at_least_as_good_as_random_on_informative_features():
     for name, encoder in [('random', None),
                           ('encoder', GCN(16, 32, num_layers=2,
                                           out_channels=3))]:
-        est = SymNMFClustering(3, 'net', num_layers=10, epochs=60,
+        est = SymNMFClustering(3, 'net', pretrained=False, num_layers=10,
+                               epochs=60,
                                encoder=encoder, seed=0).fit(data)
         scores[name] = metrics.nmi(data.y, est.predict(data))
     assert scores['encoder'] >= scores['random'], scores
