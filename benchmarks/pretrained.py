@@ -24,12 +24,12 @@ Parts (``--parts``, all by default):
   Both are the estimator's training losses (plain, unsafeguarded forward);
   the pretrained net's safeguarded inference loss is reported too
   (0 epochs when it already reaches the fresh loss).
+- ``autok``: ``select_k`` on generated graphs with known k; and k='auto'
+  NMI on the held-out real graphs next to Leiden and Louvain.
 
 Timings are wall-clock on whatever machine runs this; on a shared,
 oversubscribed CPU they are noisy (``interleaved_medians`` spreads the
 load over the compared runs, it cannot remove it).
-- ``autok``: ``select_k`` on generated graphs with known k; and k='auto'
-  NMI on the held-out real graphs next to Leiden and Louvain.
 """
 from __future__ import annotations
 

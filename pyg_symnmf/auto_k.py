@@ -6,8 +6,10 @@ SymNMF-Net, a few dozen SpMMs each): modularity rewards splitting a graph
 where it has communities and penalises splitting them further, so it peaks
 near the planted :math:`k` on graphs that have one. The scan is
 coarse-to-fine: a geometric grid over :math:`[2, k_{\max}]`, then a
-golden-section search on the integers around the best grid point, so it
-costs :math:`O(\log k_{\max})` factorizations.
+golden-section search on the integers around each of the two best grid
+points (modularity is not always unimodal in :math:`k`: a coarse grid can
+rank a sub-multiple of the planted :math:`k` first), so it costs
+:math:`O(\log k_{\max})` factorizations.
 """
 from __future__ import annotations
 
@@ -74,11 +76,16 @@ def choose_k(raw: Adjacency, partition: Callable[[int], Tensor],
 
     grid = sorted({min(max_k, round(min_k * 1.5**i))
                    for i in range(int(math.log(max_k / min_k, 1.5)) + 2)})
-    best = max(grid, key=score)
-    pos = grid.index(best)
-    lo = grid[pos - 1] if pos > 0 else best
-    hi = grid[pos + 1] if pos + 1 < len(grid) else best
-    # Golden-section search on the integers of the bracket [lo, hi].
+    for best in sorted(grid, key=score, reverse=True)[:2]:
+        pos = grid.index(best)
+        _golden_section(score, grid[max(pos - 1, 0)],
+                        grid[min(pos + 1, len(grid) - 1)])
+    selection.k = max(selection.scores, key=selection.scores.get)
+    return selection
+
+
+def _golden_section(score: Callable[[int], float], lo: int, hi: int) -> None:
+    """Golden-section search for the best integer of ``[lo, hi]``."""
     ratio = (math.sqrt(5) - 1) / 2
     while hi - lo > 2:
         a = hi - round(ratio * (hi - lo))
@@ -91,5 +98,3 @@ def choose_k(raw: Adjacency, partition: Callable[[int], Tensor],
             lo = a
     for k in range(lo, hi + 1):
         score(k)
-    selection.k = max(selection.scores, key=selection.scores.get)
-    return selection

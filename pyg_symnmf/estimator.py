@@ -13,7 +13,7 @@ from torch_geometric.data import Data
 from .adjacency import Adjacency, to_adjacency
 from .factorize import (factorize, raw_operator, run_net, select_k,
                         validate_method)
-from .functional import propagate
+from .functional import propagate, symnmf_loss_of
 from .init import random_membership, spectral_membership
 from .nn import SymNMFNet
 from .readout import normalize_rows
@@ -328,6 +328,9 @@ class SymNMFClustering:
                            + 2 * beta * (xs * propagate(adj, xs)).sum())
 
         def loss_fn() -> Tensor:
+            if self._guarded():  # train exactly what inference runs
+                h = run_net(net, adj, self._start(adj, x, graph)).h
+                return symnmf_loss_of(adj, h) * scale
             iterates = list(net.unroll(self._start(adj, x, graph), adj))
             loss = iterates[-1].loss
             if xs is not None:
@@ -350,9 +353,16 @@ class SymNMFClustering:
         steps move), other nets plainly, as trained."""
         self.model_.eval()
         start = self._start(adj, x, graph)
-        if self._pretrained() and not isinstance(self.model_, _EncodedNet):
+        if self._guarded():
             return run_net(self.model_, adj, start)
         return SolverResult(self._net()(start, adj))
+
+    def _guarded(self) -> bool:
+        """Whether the net runs with :func:`run_net`'s safeguard (the
+        pretrained blocks without an encoder), in training and inference
+        alike."""
+        return self._pretrained() and not isinstance(self.model_,
+                                                     _EncodedNet)
 
     def __repr__(self) -> str:
         defaults = inspect.signature(type(self).__init__).parameters

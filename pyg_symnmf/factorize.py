@@ -165,7 +165,8 @@ def factorize(adj: Adjacency, k: int, method: str = 'anls', *,
     else:
         h = random_membership(adj, k, seed)
     if method == 'net':
-        result = run_net(net.to(adj.device), adj, h)
+        with torch.no_grad():
+            result = run_net(net.to(adj.device), adj, h)
         result.n_spmm += start_spmm
         return result
     return solve(adj, h, method, max_iter=max_iter, tol=tol, alpha=alpha,
@@ -189,47 +190,47 @@ def run_net(net: SymNMFNet, adj: Adjacency, h0: Tensor) -> SolverResult:
 
     So only improving steps move and the result is the best iterate; each
     of the ``num_layers`` steps costs one SpMM, plus one for the start's
-    product. Runs without gradients (train through
-    :meth:`SymNMFNet.forward`)."""
+    product. Differentiable along the steps it takes (the decisions are
+    constants), which is how :class:`~pyg_symnmf.SymNMFClustering`
+    fine-tunes the pretrained blocks: training improves exactly what
+    inference runs."""
     dtype = adj.dtype
     last = len(net.blocks) - 1
-    with torch.no_grad():
-        h = h0
-        ah = propagate(adj, h)
-        scale = optimal_scale(h, ah)
-        h, ah = h * scale, ah * scale
-        g = gram(h)
-        loss = float(loss_from_parts(adj.sq_norm, torch.vdot(
-            h.reshape(-1), ah.reshape(-1)), g))
-        result = SolverResult(h, [loss], 0, 1)
-        h_prev, boost, taken, since_restart = h, 1.0, 0, 0
-        for _ in range(net.num_layers):
-            block = net.blocks[min(max(since_restart, 0), last)]
-            alpha = net.blocks[min(taken, last)].scaled_alpha(
-                adj.scale, dtype) * boost
-            cand = block.update(h, torch.add(ah, h, alpha=float(alpha)), g,
-                                alpha, h_prev=h_prev)
-            cand_ah = propagate(adj, cand)
-            cand_g = gram(cand)
-            cand_loss = float(loss_from_parts(adj.sq_norm, torch.vdot(
-                cand.reshape(-1), cand_ah.reshape(-1)), cand_g))
-            if not math.isfinite(cand_loss):
-                raise ValueError(
-                    "The net produced memberships with NaN or Inf (its "
-                    "parameters or the input are non-finite); no partition "
-                    "can be read from it")
-            if cand_loss <= loss:
-                h_prev, h, ah, g, loss = h, cand, cand_ah, cand_g, cand_loss
-                boost = max(boost / 2, 1.0)
-                taken, since_restart = taken + 1, since_restart + 1
-            elif block.shift is not None and h_prev is not h:
-                h_prev, since_restart = h, -1  # restart the momentum
-            else:
-                boost *= 4
-            result.loss_curve.append(loss)
-        result.h, result.n_iter = h, net.num_layers
-        result.n_spmm = net.num_layers + 1
-        result.converged = True
+    h = h0
+    ah = propagate(adj, h)
+    scale = optimal_scale(h, ah)
+    h, ah = h * scale, ah * scale
+    g = gram(h)
+    loss = float(loss_from_parts(adj.sq_norm, torch.vdot(
+        h.reshape(-1), ah.reshape(-1)), g).detach())
+    result = SolverResult(h, [loss], 0, 1)
+    h_prev, boost, taken, since_restart = h, 1.0, 0, 0
+    for _ in range(net.num_layers):
+        block = net.blocks[min(max(since_restart, 0), last)]
+        alpha = net.blocks[min(taken, last)].scaled_alpha(
+            adj.scale, dtype) * boost
+        cand = block.update(h, ah + alpha * h, g, alpha, h_prev=h_prev)
+        cand_ah = propagate(adj, cand)
+        cand_g = gram(cand)
+        cand_loss = float(loss_from_parts(adj.sq_norm, torch.vdot(
+            cand.reshape(-1), cand_ah.reshape(-1)), cand_g).detach())
+        if not math.isfinite(cand_loss):
+            raise ValueError(
+                "The net produced memberships with NaN or Inf (its "
+                "parameters or the input are non-finite); no partition "
+                "can be read from it")
+        if cand_loss <= loss:
+            h_prev, h, ah, g, loss = h, cand, cand_ah, cand_g, cand_loss
+            boost = max(boost / 2, 1.0)
+            taken, since_restart = taken + 1, since_restart + 1
+        elif block.shift is not None and h_prev is not h:
+            h_prev, since_restart = h, -1  # restart the momentum
+        else:
+            boost *= 4
+        result.loss_curve.append(loss)
+    result.h, result.n_iter = h, net.num_layers
+    result.n_spmm = net.num_layers + 1
+    result.converged = True
     return result
 
 

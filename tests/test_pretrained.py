@@ -87,17 +87,20 @@ def test_symnmf_net_method_and_estimator_agree():
     assert ps.metrics.nmi(data.y, est.labels_) == 1.0
 
 
-def test_fine_tuning_starts_from_the_pretrained_weights():
+def test_fine_tuning_trains_what_inference_runs_and_never_loses():
     data = ps.datasets.sbm((30, 30, 30), p_in=0.3, p_out=0.03, seed=1)
     est = ps.SymNMFClustering(3, method='net', epochs=5, seed=0).fit(data)
     assert len(est.loss_curve_) == 5
-    # Epoch 0 is the pretrained blocks' plain forward from the start.
+    # Epoch 0 is the pretrained blocks' safeguarded run from the start.
     adj = ps.to_adjacency(data.edge_index, num_nodes=90)
     net = ps.SymNMFNet.pretrained()
     h0 = ps.init.spectral_membership(adj, 3, net.start_iterations, seed=0)
     with torch.no_grad():
-        first = float(ps.symnmf_loss(adj, net(h0, adj)))
-    assert est.loss_curve_[0] == pytest.approx(first, rel=1e-5)
+        untrained = run_net(net, adj, h0).loss_curve[-1]
+    assert est.loss_curve_[0] == pytest.approx(untrained, rel=1e-5)
+    final = float(ps.symnmf_loss(adj, est.embedding_))
+    assert final == pytest.approx(min(est.loss_curve_), rel=1e-5)
+    assert final <= untrained * (1 + 1e-6)
 
 
 def test_pretraining_is_deterministic_under_its_seed(tmp_path):

@@ -6,7 +6,6 @@ from importlib import resources
 from typing import Iterator, NamedTuple, Optional
 
 import torch
-import torch.utils.checkpoint
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
@@ -188,7 +187,9 @@ class SymNMFNet(torch.nn.Module):
         for t in range(self.num_layers):
             block = self.blocks[t % len(self.blocks)]
             if self.checkpoint and torch.is_grad_enabled():
-                out, g, cross = torch.utils.checkpoint.checkpoint(
+                # Imported here: it loads torch._dynamo (and with it scipy).
+                from torch.utils.checkpoint import checkpoint
+                out, g, cross = checkpoint(
                     block.step, h, adj, batch, h_prev, use_reentrant=False)
             else:
                 out, g, cross = block.step(h, adj, batch, h_prev)
