@@ -61,7 +61,9 @@ def symnmf(
         max_iter (int): Maximum number of iterations (one SpMM each).
             (default: 300)
         tol (float): Stop when an accepted step lowers the loss by less than
-            ``tol`` relative to it; ``0`` runs all ``max_iter``.
+            ``tol`` times :math:`\|\mathbf{A}\|_F^2 - f(\mathbf{H})` (the
+            part of :math:`\mathbf{A}` explained so far); ``0`` runs all
+            ``max_iter``.
             (default: 1e-6)
         alpha (float): Initial damping :math:`\alpha > 0`, relative to the
             operator's scale. (default: 0.1)

@@ -139,7 +139,12 @@ def solve(adj: Adjacency, h0: Tensor, method: str = 'anls', *,
                 spare_ah = ah
                 h, ah, g, loss = cand, cand_ah, cand_g, cand_loss
                 a = max(a * _RELAX, a_min)
-                done = decrease <= tol * max(loss + decrease, 1e-30)
+                # Relative to the part of ||A||^2 explained so far, not to
+                # the loss: from a random start on a large normalised graph
+                # the loss is ~||A||^2 and early steps move it by ~1e-5.
+                explained = float(adj.sq_norm) - loss
+                done = decrease <= tol * max(explained if explained > 0
+                                             else loss, 1e-30)
             else:  # rejected: a shorter step from the same point
                 a *= _RAISE
                 done = a > a_max  # no step descends: stationary
