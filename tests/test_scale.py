@@ -60,7 +60,7 @@ def reference_anls(adj, h, max_iter, alpha=0.1):
             cand.reshape(-1), cand_ah.reshape(-1)), cand_g))
         if cand_loss <= loss:
             h, ah, g, loss = cand, cand_ah, cand_g, cand_loss
-            a = max(a * 0.7, 1e-3 * alpha * float(adj.scale))
+            a = max(a * 0.7, 0.1 * (alpha * float(adj.scale)))
         else:
             a *= 4.0
         curve.append(loss)
