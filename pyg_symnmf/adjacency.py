@@ -20,8 +20,6 @@ and layer has true gradients with respect to the edge weights.
 """
 from __future__ import annotations
 
-import copy
-import math
 import weakref
 from typing import Any, Optional, Union
 

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from .adjacency import Adjacency, GraphLike, to_adjacency
 from .auto_k import KSelection, choose_k, default_max_k
-from .functional import gram, loss_from_parts, propagate
+from .functional import gram, loss_value, propagate
 from .init import optimal_scale, random_membership, spectral_membership
 from .nn import SymNMFNet
 from .solvers import CLASSICAL_METHODS, DEFAULT_ALPHA, SolverResult, solve
@@ -203,8 +203,7 @@ def run_net(net: SymNMFNet, adj: Adjacency, h0: Tensor) -> SolverResult:
     scale = optimal_scale(h, ah)
     h, ah = h * scale, ah * scale
     g = gram(h)
-    loss = float(loss_from_parts(adj.sq_norm, torch.vdot(
-        h.reshape(-1), ah.reshape(-1)), g).detach())
+    loss = loss_value(adj, h, ah, g)
     result = SolverResult(h, [loss], 0, 1)
     h_prev, boost, taken, since_restart = h, 1.0, 0, 0
     for _ in range(net.num_layers):
@@ -214,8 +213,7 @@ def run_net(net: SymNMFNet, adj: Adjacency, h0: Tensor) -> SolverResult:
         cand = block.update(h, ah + alpha * h, g, alpha, h_prev=h_prev)
         cand_ah = propagate(adj, cand)
         cand_g = gram(cand)
-        cand_loss = float(loss_from_parts(adj.sq_norm, torch.vdot(
-            cand.reshape(-1), cand_ah.reshape(-1)), cand_g).detach())
+        cand_loss = loss_value(adj, cand, cand_ah, cand_g)
         if not math.isfinite(cand_loss):
             raise ValueError(
                 "The net produced memberships with NaN or Inf (its "

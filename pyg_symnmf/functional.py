@@ -18,7 +18,8 @@ from .adjacency import Adjacency, GraphLike, to_adjacency
 from .validation import check_batch, check_nodes_tensor
 
 __all__ = ['propagate', 'gram', 'inversion_layer', 'block_update',
-           'loss_from_parts', 'symnmf_loss', 'symnmf_loss_of',
+           'loss_from_parts', 'loss_value', 'symnmf_loss',
+           'symnmf_loss_of',
            'sq_norm_per_graph']
 
 
@@ -164,6 +165,14 @@ def loss_from_parts(sq_norm: Tensor, cross: Tensor, g: Tensor) -> Tensor:
     matrix or matrices); batched terms give one loss per graph. Clamped at
     zero against round-off."""
     return (sq_norm - 2 * cross + g.square().sum(dim=(-2, -1))).clamp_min(0)
+
+
+def loss_value(adj: Adjacency, h: Tensor, ah: Tensor, g: Tensor) -> float:
+    r"""The loss of ``h`` as a float from its :math:`\mathbf{A}\mathbf{H}`
+    and Gram matrix, with no autograd graph kept: what the safeguarded
+    loops compare each candidate by."""
+    return float(loss_from_parts(adj.sq_norm, torch.vdot(
+        h.reshape(-1), ah.reshape(-1)), g).detach())
 
 
 def symnmf_loss_of(adj: Adjacency, h: Tensor, ah: Optional[Tensor] = None,

@@ -60,7 +60,7 @@ def training_family(num_graphs: int = 40, seed: int = 0,
     """The generated family the schedule is selected on (labels ``y``):
     SBM, degree-corrected SBM, LFR and Gaussian-mixture kNN graphs in turn,
     sizes log-uniform in ``[200, max_nodes]``."""
-    from .datasets import gaussian_mixture_knn, lfr, planted_partition
+    from .datasets import gaussian_mixture_knn, planted_partition
 
     rng = np.random.default_rng(seed)
     graphs = []

@@ -43,7 +43,7 @@ from torch import Tensor
 from .adjacency import Adjacency
 from .exceptions import ConvergenceWarning
 from .functional import (block_update, gram, inversion_layer,
-                         loss_from_parts, propagate)
+                         loss_value, propagate)
 
 __all__ = ['CLASSICAL_METHODS', 'SolverResult', 'solve', 'anls_step']
 
@@ -118,8 +118,7 @@ def solve(adj: Adjacency, h0: Tensor, method: str = 'anls', *,
         h = h0
         ah = propagate(adj, h)  # validates shape and dtype once
         g = gram(h)
-        loss = float(loss_from_parts(adj.sq_norm, torch.vdot(
-            h.reshape(-1), ah.reshape(-1)), g))
+        loss = loss_value(adj, h, ah, g)
         result = SolverResult(h, [loss], 0, 1)
         spare_h: Optional[Tensor] = None  # the buffer h does not occupy
         spare_ah = ah.new_empty(ah.shape)
@@ -131,8 +130,7 @@ def solve(adj: Adjacency, h0: Tensor, method: str = 'anls', *,
             cand = update(h, ah, g, h.new_tensor(a), spare_h, spare_ah)
             cand_ah = _spmm_into(adj.csr, cand, spare_ah)
             cand_g = gram(cand)
-            cand_loss = float(loss_from_parts(adj.sq_norm, torch.vdot(
-                cand.reshape(-1), cand_ah.reshape(-1)), cand_g))
+            cand_loss = loss_value(adj, cand, cand_ah, cand_g)
             result.n_iter, result.n_spmm = it, it + 1
             if cand_loss <= loss:
                 decrease = loss - cand_loss
