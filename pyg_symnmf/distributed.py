@@ -32,17 +32,19 @@ clear error everywhere.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 import torch.distributed as dist
 import torch.distributed.nn.functional as dist_fn
 from torch import Tensor
 
-from .adjacency import GraphLike, to_adjacency
+from .adjacency import (Adjacency, GraphLike, csr_matrix, graph_fingerprint,
+                        to_adjacency)
 from .init import random_membership
 from .nn import SymNMFNet
 from .training import train
@@ -171,6 +173,9 @@ def shard_graph(edge_index: GraphLike, edge_weight: Optional[Tensor],
                          f"{partition!r}")
     adj = to_adjacency(edge_index, edge_weight, num_nodes,
                        normalize=normalize, dtype=dtype).detach()
+    check_same_inputs(adj, num_nodes=num_nodes, k=k, normalize=normalize,
+                      exchange=exchange, partition=partition, seed=seed,
+                      allgather_bytes=allgather_bytes)
     rank, world = dist.get_rank(), dist.get_world_size()
     device = adj.device
     ranks = None
@@ -228,26 +233,44 @@ def shard_graph(edge_index: GraphLike, edge_weight: Optional[Tensor],
     n_local, n_ext = end - start, needed.numel()
     order = torch.argsort(ext_col * n_local + row)
     return Shard(num_nodes, start, end,
-                 _csr(row, ext_col, weight, (n_local, n_ext)),
-                 _csr(ext_col[order], row[order], weight[order],
-                      (n_ext, n_local)),
+                 csr_matrix(row, ext_col, weight, (n_local, n_ext)),
+                 csr_matrix(ext_col[order], row[order], weight[order],
+                            (n_ext, n_local)),
                  send_index, send_splits.tolist(), recv_splits.tolist(),
                  weight.square().sum(), adj.scale.detach(), offsets, perm,
                  partition)
+
+
+def check_same_inputs(adj: Adjacency, **arguments: Any) -> None:
+    r"""Raises on every rank, before any other collective, unless every
+    rank holds the same graph (a content fingerprint of the operator,
+    :func:`~pyg_symnmf.adjacency.graph_fingerprint`) and the same
+    shape-defining arguments: ranks that disagree would otherwise finish
+    with a wrong :math:`\mathbf{H}` or abort inside a collective. One
+    all-gather of a few integers."""
+    graph = graph_fingerprint(adj.csr)
+    key = repr((adj.num_nodes, adj.dtype, graph,
+                sorted(arguments.items()))).encode()
+    digest = hashlib.sha256(key).digest()[:24]
+    mine = torch.tensor([int.from_bytes(digest[i:i + 8], 'little',
+                                        signed=True) for i in (0, 8, 16)],
+                        dtype=torch.long, device=adj.device)
+    every = [torch.empty_like(mine) for _ in range(dist.get_world_size())]
+    dist.all_gather(every, mine)
+    differ = [rank for rank, other in enumerate(every)
+              if not torch.equal(other, every[0])]
+    if differ:
+        raise ValueError(
+            f"Ranks {differ} were given another graph or other arguments "
+            f"(num_nodes, k, normalize, exchange, partition, seed) than rank "
+            f"0; every rank must pass the same graph and arguments to "
+            f"shard_graph")
 
 
 def halo_rows(shard: Shard) -> int:
     r"""Rows of :math:`\mathbf{H}` this rank receives from other ranks per
     block (its communication volume, in rows of width :math:`k`)."""
     return sum(shard.recv_splits) - shard.recv_splits[dist.get_rank()]
-
-
-def _csr(row: Tensor, col: Tensor, value: Tensor,
-         shape: tuple[int, int]) -> Tensor:
-    """A CSR tensor from row-sorted COO entries."""
-    from torch_geometric.utils import to_torch_csr_tensor
-    return to_torch_csr_tensor(torch.stack([row, col]), value, shape,
-                               is_coalesced=True)
 
 
 def exchange_rows(shard: Shard, h: Tensor) -> Tensor:
@@ -397,7 +420,7 @@ def main(argv=None) -> None:
     device = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0))) \
         if dist.get_backend() == 'nccl' else torch.device('cpu')
     if args.graph:
-        edge_index, num_nodes = torch.load(args.graph)
+        edge_index, num_nodes = torch.load(args.graph, weights_only=True)
     else:
         from .testing import random_graph
         num_nodes = args.nodes

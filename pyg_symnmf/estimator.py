@@ -14,12 +14,13 @@ from .adjacency import Adjacency, to_adjacency
 from .factorize import (factorize, raw_operator, run_net, select_k,
                         validate_method)
 from .functional import propagate, symnmf_loss_of
-from .init import random_membership, spectral_membership
+from .init import random_membership, spectral_membership, zero_isolated
 from .nn import SymNMFNet
 from .readout import normalize_rows
 from .solvers import DEFAULT_ALPHA, SolverResult
 from .training import train
-from .validation import check_finite, check_number, check_rank, graph_inputs
+from .validation import (check_bool, check_finite, check_number, check_rank,
+                         graph_inputs)
 
 __all__ = ['SymNMFClustering', 'signal_features']
 
@@ -172,6 +173,9 @@ class SymNMFClustering:
         check_number('tol', self.tol, low=0)
         check_number('alpha', self.alpha, low=0, low_open=True)
         check_number('seed', self.seed, integer=True, low=0)
+        check_bool('normalize', self.normalize, allow_none=True)
+        check_bool('pretrained', self.pretrained, allow_none=True)
+        check_bool('verbose', self.verbose)
         if self.encoder is not None and self.method != 'net':
             raise ValueError("An 'encoder' needs method='net'")
         if isinstance(self.encoder, str) and self.encoder not in ENCODERS:
@@ -355,7 +359,8 @@ class SymNMFClustering:
         start = self._start(adj, x, graph)
         if self._guarded():
             return run_net(self.model_, adj, start)
-        return SolverResult(self._net()(start, adj))
+        # A trained bias can lift the zero rows of isolated nodes.
+        return SolverResult(zero_isolated(adj, self._net()(start, adj)))
 
     def _guarded(self) -> bool:
         """Whether the net runs with :func:`run_net`'s safeguard (the

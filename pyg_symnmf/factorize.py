@@ -9,10 +9,11 @@ from typing import Optional, Union
 import torch
 from torch import Tensor
 
-from .adjacency import Adjacency, GraphLike, to_adjacency
+from .adjacency import Adjacency, GraphLike, csr_matrix, to_adjacency
 from .auto_k import KSelection, choose_k, default_max_k
 from .functional import gram, loss_value, propagate
-from .init import optimal_scale, random_membership, spectral_membership
+from .init import (optimal_scale, random_membership, spectral_membership,
+                   zero_isolated)
 from .nn import SymNMFNet
 from .solvers import CLASSICAL_METHODS, DEFAULT_ALPHA, SolverResult, solve
 from .validation import (check_batch, check_nodes_tensor, check_number,
@@ -160,7 +161,7 @@ def factorize(adj: Adjacency, k: int, method: str = 'anls', *,
         check_nodes_tensor('h0', h0, adj.num_nodes, adj.device, adj.dtype, k)
         if bool((h0 < 0).any()):
             raise ValueError("'h0' must be nonnegative")
-        h = h0.detach().clone()
+        h = zero_isolated(adj, h0.detach())
     elif method == 'net':
         start_spmm = net.start_iterations
         h = spectral_membership(adj, k, start_spmm, seed)
@@ -192,7 +193,9 @@ def run_net(net: SymNMFNet, adj: Adjacency, h0: Tensor) -> SolverResult:
 
     So only improving steps move and the result is the best iterate; each
     of the ``num_layers`` steps costs one SpMM, plus one for the start's
-    product. Differentiable along the steps it takes (the decisions are
+    product (two when the start explains nothing of :math:`\mathbf{A}`, as
+    one node per community does: it is grown by its neighbours first,
+    :math:`\mathbf{H}_0 + \mathbf{A}\mathbf{H}_0`). Differentiable along the steps it takes (the decisions are
     constants), which is how :class:`~pyg_symnmf.SymNMFClustering`
     fine-tunes the pretrained blocks: training improves exactly what
     inference runs."""
@@ -200,6 +203,15 @@ def run_net(net: SymNMFNet, adj: Adjacency, h0: Tensor) -> SolverResult:
     last = len(net.blocks) - 1
     h = h0
     ah = propagate(adj, h)
+    n_spmm = 1
+    if not bool(torch.vdot(h.reshape(-1), ah.reshape(-1)) > 0):
+        # The start explains nothing of A (e.g. one node per community at
+        # k close to N: H H^T is diagonal), so its best scale is 0, a fixed
+        # point of every block. Each community grown by its neighbours
+        # (H + A H, still nonnegative) overlaps A wherever A has edges.
+        h = h + ah
+        ah = propagate(adj, h)
+        n_spmm += 1
     scale = optimal_scale(h, ah)
     h, ah = h * scale, ah * scale
     g = gram(h)
@@ -229,7 +241,7 @@ def run_net(net: SymNMFNet, adj: Adjacency, h0: Tensor) -> SolverResult:
             boost *= 4
         result.loss_curve.append(loss)
     result.h, result.n_iter = h, net.num_layers
-    result.n_spmm = net.num_layers + 1
+    result.n_spmm = net.num_layers + n_spmm
     result.converged = True
     return result
 
@@ -256,10 +268,8 @@ def split_batch(adj: Adjacency, batch: Tensor
         end = start + size
         lo, hi = int(crow[start]), int(crow[end])
         values = adj.values[lo:hi]
-        csr = torch.sparse_csr_tensor(crow[start:end + 1] - lo,
-                                      adj.col()[lo:hi] - start,
-                                      values.detach(), (size, size),
-                                      check_invariants=False)
+        csr = csr_matrix(row[lo:hi] - start, adj.col()[lo:hi] - start,
+                         values, (size, size))
         if size > 0:
             parts.append((Adjacency(csr, values, adj.normalized), start, end))
         start = end

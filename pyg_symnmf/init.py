@@ -11,7 +11,8 @@ from torch_geometric.utils import scatter
 from .adjacency import Adjacency
 from .functional import gram, propagate
 
-__all__ = ['random_membership', 'spectral_membership', 'optimal_scale']
+__all__ = ['random_membership', 'spectral_membership', 'optimal_scale',
+           'zero_isolated']
 
 
 def random_membership(adj: Adjacency, k: int, seed: int = 0,
@@ -28,6 +29,7 @@ def random_membership(adj: Adjacency, k: int, seed: int = 0,
     h = torch.rand(adj.num_nodes, k, generator=gen, device=adj.device,
                    dtype=adj.dtype)
     deg = adj.degree()
+    h = zero_isolated(adj, h, deg)
     if batch is None:
         mean = deg.sum() / adj.num_nodes**2
         return h * (2 * (mean / k).sqrt())
@@ -35,6 +37,16 @@ def random_membership(adj: Adjacency, k: int, seed: int = 0,
     size = scatter(torch.ones_like(deg), batch, 0, reduce='sum')
     mean = total / size.square()
     return h * (2 * (mean / k).sqrt())[batch].unsqueeze(-1)
+
+
+def zero_isolated(adj: Adjacency, h: Tensor,
+                  degree: Optional[Tensor] = None) -> Tensor:
+    r"""``h`` with exact zero rows for the nodes without edges: their best
+    membership is zero, and every solver keeps a zero row of an isolated
+    node at zero (its rows of :math:`\mathbf{A}\mathbf{H}` and of every
+    update vanish), so their labels never come from round-off."""
+    degree = adj.degree() if degree is None else degree
+    return h * (degree > 0).to(h.dtype).unsqueeze(-1)
 
 
 def spectral_membership(adj: Adjacency, k: int, num_iter: int = 10,
@@ -80,7 +92,8 @@ def spectral_membership(adj: Adjacency, k: int, num_iter: int = 10,
     radius = emb.norm(dim=1)
     labels = _kmeans(emb / radius.clamp_min(torch.finfo(u.dtype).tiny)[:, None],
                      k, gen, kmeans_iters)
-    return F.one_hot(labels, k).to(adj.dtype) * radius[:, None]
+    return zero_isolated(adj, F.one_hot(labels, k).to(adj.dtype)
+                         * radius[:, None])
 
 
 def _kmeans(x: Tensor, k: int, gen: torch.Generator, iters: int) -> Tensor:

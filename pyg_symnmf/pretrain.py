@@ -34,7 +34,6 @@ import itertools
 import json
 import math
 import time
-from importlib import resources
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -45,7 +44,7 @@ from torch_geometric.data import Data
 from .adjacency import to_adjacency
 from .factorize import factorize
 from .init import spectral_membership
-from .nn.model import PRETRAINED_FILE, SymNMFNet, state_checksum
+from .nn.model import SymNMFNet, weights_checksum
 
 __all__ = ['training_family', 'schedule_net', 'select', 'main']
 
@@ -159,12 +158,13 @@ def write_weights(net: SymNMFNet, path: Path, recipe: dict) -> str:
     state = {name: value.detach().float()
              for name, value in net.state_dict().items()}
     block = net.blocks[0]
+    config = {'k': None, 'num_layers': net.num_layers,
+              'weight': 'equivariant', 'momentum': True,
+              'alpha': block.alpha_init, 'alpha_min': block.alpha_min}
     payload = {
-        'config': {'k': None, 'num_layers': net.num_layers,
-                   'weight': 'equivariant', 'momentum': True,
-                   'alpha': block.alpha_init, 'alpha_min': block.alpha_min},
+        'config': config,
         'start_iterations': net.start_iterations,
-        'sha256': state_checksum(state),
+        'sha256': weights_checksum(config, net.start_iterations, state),
         'recipe': recipe,
         'state': {name: value.tolist() for name, value in state.items()},
     }
@@ -182,8 +182,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--quick', action='store_true',
                         help='6 graphs of at most 300 nodes, 2 schedules')
-    parser.add_argument('--out', type=Path, default=None,
-                        help='weights file (default: the packaged one)')
+    parser.add_argument('--out', type=Path, required=True,
+                        help='weights file to write; the packaged one '
+                        'only with --force')
+    parser.add_argument('--force', action='store_true',
+                        help='overwrite an existing file (the packaged '
+                        'weights included)')
     parser.add_argument('--verbose', action='store_true')
     args = parser.parse_args(argv)
     grid = GRID
@@ -191,8 +195,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args.graphs, args.max_nodes = 6, 300
         grid = dict(start_iterations=[8], alpha0=[0.1], c0=[0.3],
                     grow=[1.1, 1.2], cmax=[0.95])
-    out = args.out or Path(str(resources.files('pyg_symnmf').joinpath(
-        'weights', PRETRAINED_FILE)))
+    out = args.out
+    if out.exists() and not args.force:
+        parser.error(f"{out} exists; pass --force to overwrite it")
     torch.manual_seed(args.seed)
     start = time.perf_counter()
     graphs = training_family(args.graphs, args.seed, args.max_nodes)

@@ -8,11 +8,12 @@ import math
 from numbers import Integral, Real
 from typing import Any, Optional
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-__all__ = ['check_number', 'check_rank', 'check_nodes_tensor',
+__all__ = ['check_number', 'check_bool', 'check_rank', 'check_nodes_tensor',
            'check_batch', 'check_finite', 'graph_inputs']
 
 
@@ -39,6 +40,18 @@ def check_number(name: str, value: Any, *, integer: bool = False,
         raise ValueError(f"'{name}' must be in {left}{lo}, {hi}{right}, "
                          f"got {value}")
     return value
+
+
+def check_bool(name: str, value: Any, allow_none: bool = False) -> Any:
+    """Checks that ``value`` is a bool (or ``None`` if ``allow_none``):
+    a string such as ``'no'`` is truthy, and would silently mean yes."""
+    if value is None and allow_none:
+        return value
+    if not isinstance(value, (bool, np.bool_)):
+        allowed = 'True, False or None' if allow_none else 'True or False'
+        raise TypeError(f"'{name}' must be {allowed}, got "
+                        f"{type(value).__name__} {value!r}")
+    return bool(value)
 
 
 def check_rank(k: Any, num_nodes: Optional[int] = None) -> int:

@@ -64,16 +64,16 @@ def test_alpha_never_falls_below_its_floor():
                                weight)).all()
 
 
-def test_identity_cache_reuses_the_operator_and_never_goes_stale():
+def test_content_keyed_cache_reuses_the_operator_and_never_goes_stale():
     edge_index, weight = random_graph()
     conv = SymNMFNetConv(K)
     h = torch.rand(N, K)
     first = conv(h, edge_index, weight)
     adj = conv.adjacency(edge_index, weight, N)
-    # The same unmodified tensors reuse the cached operator.
+    # The same graph reuses the cached operator, whichever tensor holds it.
     assert conv.adjacency(edge_index, weight, N) is adj
-    # Another tensor (equal values) or an in-place change rebuilds it.
-    assert conv.adjacency(edge_index, weight.clone(), N) is not adj
+    assert conv.adjacency(edge_index.clone(), weight.clone(), N) is adj
+    # An in-place change rebuilds it.
     doubled = weight.clone()
     out = conv(h, edge_index, doubled)
     doubled.pow_(3)  # in place, still symmetric
@@ -92,6 +92,31 @@ def test_identity_cache_reuses_the_operator_and_never_goes_stale():
     assert conv.adjacency(edge_index, weight, N) is not adj
 
 
+@pytest.mark.parametrize('edit', ['data', 'numpy', 'from_numpy'])
+def test_cache_sees_changes_that_do_not_bump_the_version(edit):
+    """Writes through ``.data``, a NumPy view or a buffer shared with
+    ``torch.from_numpy`` leave ``_version`` unchanged; the content key
+    still sees them (0.2.0 kept factoring the old graph)."""
+    edge_index, weight = random_graph()
+    # The same edges on relabelled nodes: another graph of the same shape.
+    other = torch.randperm(N, generator=torch.Generator().manual_seed(1))[
+        edge_index]
+    buffer = edge_index.numpy().copy()
+    graph = torch.from_numpy(buffer) if edit == 'from_numpy' \
+        else edge_index.clone()
+    conv = SymNMFNetConv(K)
+    h = torch.rand(N, K)
+    conv(h, graph, weight)
+    version = graph._version
+    if edit == 'data':
+        graph.data[:] = other
+    elif edit == 'numpy':
+        graph.numpy()[:] = other.numpy()
+    else:
+        buffer[:] = other.numpy()
+    assert graph._version == version  # what fooled the identity cache
+    torch.testing.assert_close(conv(h, graph, weight),
+                               SymNMFNetConv(K)(h, other, weight))
 def test_accepts_an_adjacency_and_a_torch_sparse_matrix():
     edge_index, weight = random_graph()
     conv = SymNMFNetConv(K)

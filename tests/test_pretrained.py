@@ -8,7 +8,7 @@ import torch
 
 import pyg_symnmf as ps
 from pyg_symnmf.factorize import factorize, run_net
-from pyg_symnmf.nn.model import load_pretrained, state_checksum
+from pyg_symnmf.nn.model import load_pretrained, weights_checksum
 from pyg_symnmf.testing import random_graph
 
 
@@ -21,8 +21,10 @@ def test_weights_file_loads_and_its_checksum_is_stable(net):
     config, start_iterations, state = load_pretrained()
     assert config['weight'] == 'equivariant' and config['momentum']
     assert config['k'] is None and start_iterations >= 1
-    assert state_checksum(state) == state_checksum(
-        {name: value.float() for name, value in net.state_dict().items()})
+    assert weights_checksum(config, start_iterations, state) == \
+        weights_checksum(config, start_iterations,
+                         {name: value.float()
+                          for name, value in net.state_dict().items()})
     # Every parameter is a scalar or a pair: nothing depends on k or N.
     assert all(value.numel() <= 2 for value in state.values())
     assert net.num_layers + start_iterations + 1 <= 30  # the SpMM budget
@@ -113,4 +115,5 @@ def test_pretraining_is_deterministic_under_its_seed(tmp_path):
     payload = json.loads(paths[0].read_text())
     state = {name: torch.tensor(value) for name, value in
              payload['state'].items()}
-    assert payload['sha256'] == state_checksum(state)
+    assert payload['sha256'] == weights_checksum(
+        payload['config'], payload['start_iterations'], state)

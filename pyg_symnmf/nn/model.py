@@ -207,23 +207,30 @@ class SymNMFNet(torch.nn.Module):
 
 def load_pretrained() -> tuple[dict, int, dict[str, Tensor]]:
     """The shipped pretrained net: its constructor arguments, its start's
-    SpMMs and its state dict (checked against the file's SHA-256 of the
-    parameters)."""
+    SpMMs and its state dict, checked against the file's SHA-256 of all
+    three (:func:`weights_checksum`): an edited configuration is refused
+    like edited parameters."""
     text = resources.files('pyg_symnmf').joinpath(
         'weights', PRETRAINED_FILE).read_text()
     payload = json.loads(text)
     state = {name: torch.tensor(value, dtype=torch.float32)
              for name, value in payload['state'].items()}
-    if state_checksum(state) != payload['sha256']:
+    if weights_checksum(payload['config'], payload['start_iterations'],
+                        state) != payload['sha256']:
         raise RuntimeError(f"The pretrained weights file {PRETRAINED_FILE} "
                            f"is corrupted (checksum mismatch); reinstall "
                            f"pyg_symnmf")
     return payload['config'], payload['start_iterations'], state
 
 
-def state_checksum(state: dict[str, Tensor]) -> str:
-    """SHA-256 of a state dict's names and float32 values, in name order."""
+def weights_checksum(config: dict, start_iterations: int,
+                     state: dict[str, Tensor]) -> str:
+    """SHA-256 of a weights file's content: the configuration (canonical
+    JSON), the start's SpMMs, and the state dict's names and float32
+    values in name order."""
     digest = hashlib.sha256()
+    digest.update(json.dumps(config, sort_keys=True).encode())
+    digest.update(str(int(start_iterations)).encode())
     for name in sorted(state):
         digest.update(name.encode())
         digest.update(state[name].detach().float().cpu().numpy().tobytes())
