@@ -137,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument('--plot', metavar='communities.png',
                      help="draw the graph coloured by SymNMF-Net's "
                      'communities (needs matplotlib)')
+    out.add_argument('--force', action='store_true',
+                     help='overwrite existing output files (an input file '
+                     'is never overwritten)')
     out.add_argument('--quiet', action='store_true', help='no notes')
     out.add_argument('--verbose', action='store_true',
                      help='progress bar of the SymNMF-Net training')
@@ -197,8 +200,17 @@ def _check_device(name: str) -> torch.device:
     return device
 
 
+_OUTPUT_FLAGS = ('output', 'memberships', 'plot')
+
+
 def _check_outputs(args: argparse.Namespace) -> None:
-    for flag in ('output', 'memberships', 'plot'):
+    """Every output path can be written, is none of the inputs nor another
+    output, and exists only with ``--force``."""
+    inputs = {Path(path).resolve(): flag for flag, path in
+              (('input', args.input), ('--labels', args.labels))
+              if path is not None}
+    outputs: dict[Path, str] = {}
+    for flag in _OUTPUT_FLAGS:
         path = getattr(args, flag)
         if path is None:
             continue
@@ -206,12 +218,26 @@ def _check_outputs(args: argparse.Namespace) -> None:
             io.check_output_path(path)
         except OSError as err:
             raise CLIError(f'--{flag}: {err}') from None
+        resolved = Path(path).resolve()
+        if resolved in inputs:
+            raise CLIError(f"--{flag} '{path}' is the {inputs[resolved]} "
+                           f'file; choose another output path')
+        if resolved in outputs:
+            raise CLIError(f"--{flag} and --{outputs[resolved]} both name "
+                           f"'{path}'")
+        outputs[resolved] = flag
+        if resolved.exists() and not args.force:
+            raise CLIError(f"--{flag}: '{path}' exists; pass --force to "
+                           f'overwrite it')
     if args.plot is not None:
         try:
-            import matplotlib  # noqa: F401
+            from .plot import plot_format
+            plot_format(args.plot)
         except ImportError:
             raise CLIError("--plot needs matplotlib: pip install "
                            "'pyg_symnmf[plot]'") from None
+        except ValueError as err:
+            raise CLIError(f'--plot: {err}') from None
 
 
 def _check_readable(path: str, flag: str) -> None:
@@ -246,6 +272,7 @@ def load_graph(args: argparse.Namespace) -> Graph:
         result = io.read_graph(args.input)
         graph = Graph(Path(args.input).name, _bare(result.data),
                       list(result.node_ids), True, list(result.notices))
+        graph.y = _node_labels(result.data)
     elif args.pyg is not None:
         data = io.load_pyg_dataset(args.pyg, root=args.root)
         graph = _from_pyg(args.pyg, data)
@@ -294,11 +321,17 @@ def _from_pyg(name: str, data: Data) -> Graph:
     notices = [n.replace(f"'{path}'", name) for n in result.notices]
     graph = Graph(name, _bare(result.data), list(result.node_ids), True,
                   notices)
+    graph.y = _node_labels(data)
+    return graph
+
+
+def _node_labels(data: Data) -> Optional[np.ndarray]:
+    """``data.y`` as one class per node, when it is one."""
     y = data.get('y')
     if isinstance(y, Tensor) and y.dim() == 1 and \
             y.numel() == data.num_nodes and not y.is_floating_point():
-        graph.y = y.cpu().numpy().astype(np.int64)
-    return graph
+        return y.cpu().numpy().astype(np.int64)
+    return None
 
 
 def _read_labels(path: str, node_ids: list, notices: list[str]) -> np.ndarray:
@@ -325,11 +358,17 @@ def _read_labels(path: str, node_ids: list, notices: list[str]) -> np.ndarray:
     position = {str(node): i for i, node in enumerate(node_ids)}
     y = np.full(len(node_ids), -1, dtype=np.int64)
     classes: dict[str, int] = {}
+    first_row: dict[str, int] = {}
     unknown = 0
     for number, row in enumerate(rows, start=1):
         if len(row) != 2 or not row[0] or not row[1]:
             raise CLIError(f"--labels: '{path}', row {number}: expected "
                            f"'node,label', got {len(row)} field(s)")
+        if row[0] in first_row:
+            raise CLIError(f"--labels: '{path}' lists node {row[0]!r} twice "
+                           f"(rows {first_row[row[0]]} and {number}); give "
+                           f'one label per node')
+        first_row[row[0]] = number
         index = position.get(row[0])
         if index is None:
             unknown += 1
@@ -504,10 +543,13 @@ def _one_line(message: Any) -> str:
 
 # The run ----------
 
-def run(args: argparse.Namespace, note=print) -> tuple[str, list[dict]]:
-    """Checks the arguments, then factors the graph with every method.
+def run(args: argparse.Namespace, note=print
+        ) -> tuple[str, list[dict], list[str]]:
+    """Checks the arguments, then factors the graph with every method and
+    writes the outputs asked for.
 
-    Returns the title line and one result row per method.
+    Returns the title line, one result row per method, and one line per
+    file written.
     """
     device = _check_device(args.device)
     _check_outputs(args)
@@ -535,8 +577,16 @@ def run(args: argparse.Namespace, note=print) -> tuple[str, list[dict]]:
                                    note))
     if args.peers:
         notes: list[str] = []
-        for row in (_spectral_row(graph, chosen_k, args.seed, notes),
-                    _leiden_row(graph, args.seed, notes)):
+        for name, peer in (
+                ('spectral clustering',
+                 lambda: _spectral_row(graph, chosen_k, args.seed, notes)),
+                ('Leiden', lambda: _leiden_row(graph, args.seed, notes))):
+            try:
+                row = peer()
+            except Exception as err:  # a peer's failure is not the run's
+                notes.append(f'{name} failed: {type(err).__name__}: '
+                             f'{_one_line(err)}')
+                continue
             if row is not None:
                 results.append(row)
         for line in notes:
@@ -550,11 +600,16 @@ def run(args: argparse.Namespace, note=print) -> tuple[str, list[dict]]:
              f'edges={num_edges}  k={k_text}')
 
     ids = graph.node_ids
+    written = []
     if args.output is not None:
         io.write_labels(args.output, ids, net.labels.numpy())
+        written.append(f'wrote {args.output} (the community of each of '
+                       f'{len(ids)} nodes)')
     if args.memberships is not None:
         io.write_memberships(args.memberships, ids,
                              net.estimator.transform(data).cpu())
+        written.append(f'wrote {args.memberships} (soft memberships, '
+                       f'{len(ids)} x {chosen_k})')
     if args.plot is not None:
         from .plot import plot_communities
 
@@ -567,7 +622,8 @@ def run(args: argparse.Namespace, note=print) -> tuple[str, list[dict]]:
                          graph.data.num_nodes, args.plot,
                          title=f'{method} on {graph.name}: {caption}',
                          node_ids=ids)
-    return title, rows
+        written.append(f'wrote {args.plot} (a drawing of the communities)')
+    return title, rows, written
 
 
 _RUNTIME_ERRORS = (ValueError, TypeError, RuntimeError, OSError, ImportError)
@@ -591,11 +647,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         with warnings.catch_warnings():
             warnings.filterwarnings('ignore', message=r'Sparse (CSR tensor '
                                     r'support|invariant checks)')
-            title, rows = run(args, note)
+            title, rows, written = run(args, note)
     except (CLIError, *_RUNTIME_ERRORS) as err:
         return _fail(err)
     print(title)
     print(format_table(rows))
+    for line in written:
+        print(line)
     return 0
 
 

@@ -42,6 +42,7 @@ import gzip
 import inspect
 import os
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
@@ -71,7 +72,9 @@ _HEADER_NAMES = {
     'source', 'target', 'src', 'dst', 'from', 'to', 'u', 'v', 'node1',
     'node2', 'node_1', 'node_2', 'weight', 'w', 'value',
 }
-_INT_ID = re.compile(r'[+-]?\d+')
+# Ids that are integers and read back the same: '007' and '+7' stay strings
+# (they would otherwise merge with '7').
+_INT_ID = re.compile(r'-?(0|[1-9]\d*)')
 _KNOWN_DATASETS = ('KarateClub', 'Planetoid:Cora', 'Planetoid:CiteSeer',
                    'Planetoid:PubMed', 'Amazon:Computers', 'Coauthor:CS')
 
@@ -102,6 +105,7 @@ class _Entries:
     node_ids: list
     undirected: bool  # each entry is one undirected edge, not one of A
     extras: dict[str, Tensor] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
 
 
 # Reading ---------------------------------------------------------------------
@@ -147,9 +151,14 @@ def read_graph(path: PathLike, *, fmt: Optional[str] = None,
     num_nodes = len(entries.node_ids)
     edge_index, weight, notices = _undirected_edges(entries, num_nodes,
                                                     directed_ok, path)
+    notices = entries.notices + notices
     data = Data(edge_index=torch.from_numpy(edge_index), num_nodes=num_nodes,
                 **entries.extras)
     if weighted is True or np.any(weight != 1.0):
+        top = float(weight.max()) if weight.size else 0.0
+        if top > float(np.finfo(np.float32).max):
+            raise ValueError(f"'{path}': edge weights up to {top:.3g} exceed "
+                             f"float32's range (3.4e38); rescale them")
         data.edge_weight = torch.from_numpy(weight).to(torch.float32)
     return GraphFile(data=data, node_ids=entries.node_ids, notices=notices)
 
@@ -182,7 +191,8 @@ def _resolve_format(path: Path, fmt: Optional[str]) -> str:
 def _read_edge_list(path: Path, parse_weights: bool) -> _Entries:
     """Reads a (possibly gzip-compressed) edge list."""
     rows = _split_rows(_data_lines(path))
-    if rows and _is_header(rows[0][1]):
+    header = rows[0] if rows and _is_header(rows[0][1]) else None
+    if header is not None:
         rows = rows[1:]
     if not rows:
         raise ValueError(f"'{path}' contains no edges")
@@ -203,9 +213,12 @@ def _read_edge_list(path: Path, parse_weights: bool) -> _Entries:
     node_ids, index = _index_node_ids([f[0] for _, f in rows] +
                                       [f[1] for _, f in rows])
     row, col = index[:len(rows)], index[len(rows):]
+    notices = [] if header is None or _is_standard_header(header[1]) else [
+        f"line {header[0]} read as a header: {','.join(header[1])!r}"]
     return _Entries(row, col, weight, node_ids,
                     undirected=not _has_reverse_pair(row, col,
-                                                     len(node_ids)))
+                                                     len(node_ids)),
+                    notices=notices)
 
 
 def _data_lines(path: Path) -> list[tuple[int, str]]:
@@ -214,9 +227,10 @@ def _data_lines(path: Path) -> list[tuple[int, str]]:
     try:
         with opener(path, 'rt', encoding='utf-8-sig') as f:
             lines = f.read().splitlines()
-    except (UnicodeDecodeError, gzip.BadGzipFile) as err:
-        raise ValueError(f"'{path}' is not a UTF-8 text edge list "
-                         f'({err})') from err
+    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError,
+            zlib.error) as err:
+        raise ValueError(f"'{path}' is not a readable UTF-8 text edge list "
+                         f'({type(err).__name__}: {err})') from err
     return [(n, line) for n, line in enumerate(lines, start=1)
             if line.strip() and not line.lstrip().startswith(('#', '%'))]
 
@@ -235,11 +249,16 @@ def _split_rows(lines: list[tuple[int, str]]) -> list[tuple[int, list[str]]]:
 
 
 def _is_header(fields: list[str]) -> bool:
-    """Whether the first row names its columns instead of holding an edge."""
-    names = {f.lower() for f in fields[:2]}
-    if names <= _HEADER_NAMES:
-        return True
-    return len(fields) == 3 and not _is_number(fields[2])
+    """Whether the first row names its columns instead of holding an edge:
+    the usual column names, or three fields none of which reads as a number
+    (an edge's weight does). A row such as ``0,1,abc`` is an edge with a
+    malformed weight, and raises."""
+    return _is_standard_header(fields) or (
+        len(fields) == 3 and not any(_is_number(f) for f in fields))
+
+
+def _is_standard_header(fields: list[str]) -> bool:
+    return {f.lower() for f in fields[:2]} <= _HEADER_NAMES
 
 
 def _is_number(text: str) -> bool:
@@ -264,7 +283,8 @@ def _parse_weight(text: str, path: Path, lineno: int) -> float:
 
 
 def _index_node_ids(ids: list[str]) -> tuple[list, np.ndarray]:
-    """Sorted unique ids (ints when every id is one) and each id's index."""
+    """Sorted unique ids (ints when every id is the canonical text of one,
+    else the strings as written) and each id's index."""
     if all(_INT_ID.fullmatch(i) for i in ids):
         values: list = [int(i) for i in ids]
     else:
@@ -293,6 +313,9 @@ def _read_npz(path: Path, parse_weights: bool) -> _Entries:
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
         raise ValueError(f"'{path}' holds a {matrix.shape} matrix; an "
                          'adjacency matrix must be square')
+    if np.iscomplexobj(matrix.data):
+        raise ValueError(f"'{path}' holds complex values; an adjacency "
+                         'matrix needs real nonnegative weights')
     coo = matrix.tocoo()
     weight = None
     if parse_weights:
@@ -303,14 +326,22 @@ def _read_npz(path: Path, parse_weights: bool) -> _Entries:
 
 
 def _read_pt(path: Path, parse_weights: bool) -> _Entries:
-    """Reads a PyG ``Data`` saved by ``torch.save``."""
-    data = torch.load(path, weights_only=False)
+    """Reads a PyG ``Data`` saved by ``torch.save``, with ``weights_only``
+    loading: tensors, containers and PyG's data classes only, so a file
+    can carry no code to run. The edge weights are ``edge_weight``, or
+    ``weight`` as :func:`torch_geometric.utils.from_networkx` names them."""
+    data = _load_data(path)
     if not isinstance(data, Data):
         raise ValueError(f"'{path}' holds a {type(data).__name__}; save a "
                          'torch_geometric.data.Data with torch.save(data, '
                          'path)')
     if data.edge_index is None:
         raise ValueError(f"'{path}': the saved Data has no edge_index")
+    if not isinstance(data.edge_index, Tensor) or \
+            data.edge_index.is_floating_point() or \
+            data.edge_index.is_complex():
+        raise ValueError(f"'{path}': edge_index must hold integers, got "
+                         f"{getattr(data.edge_index, 'dtype', None)}")
     edge_index = data.edge_index.cpu().numpy().astype(np.int64)
     num_nodes = int(data.num_nodes)
     if edge_index.ndim != 2 or edge_index.shape[0] != 2:
@@ -321,13 +352,44 @@ def _read_pt(path: Path, parse_weights: bool) -> _Entries:
         raise ValueError(f"'{path}': edge_index refers to nodes outside "
                          f'0..{num_nodes - 1}')
     weight = None
-    if parse_weights and data.edge_weight is not None:
-        weight = data.edge_weight.detach().cpu().double().numpy()
+    stored = next((data.get(key) for key in ('edge_weight', 'weight')
+                   if isinstance(data.get(key), Tensor)
+                   and data.get(key).shape == (edge_index.shape[1],)), None)
+    if parse_weights and stored is not None:
+        if stored.is_complex():
+            raise ValueError(f"'{path}': complex edge weights; SymNMF needs "
+                             'real nonnegative weights')
+        weight = stored.detach().cpu().double().numpy()
         _check_weights(weight, path)
     extras = {key: data.get(key) for key in ('x', 'y')
               if data.get(key) is not None}
     return _Entries(edge_index[0], edge_index[1], weight,
                     list(range(num_nodes)), undirected=False, extras=extras)
+
+
+def _load_data(path: Path) -> Any:
+    """``torch.load`` without code execution: only tensors and PyG's
+    ``Data`` classes are accepted."""
+    from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
+    from torch_geometric.data.storage import GlobalStorage
+
+    safe = getattr(torch.serialization, 'safe_globals', None)
+    if safe is None:
+        raise ValueError(f"reading '{path}' safely needs torch >= 2.5 "
+                         f'(torch.serialization.safe_globals)')
+    try:
+        with safe([Data, DataEdgeAttr, DataTensorAttr, GlobalStorage]):
+            return torch.load(path, weights_only=True, map_location='cpu')
+    except Exception as err:  # pickle, zip and unpickler errors alike
+        reason = ' '.join(str(err).split())
+        for marker in ('Unsupported global', 'Trying to load unsupported',
+                       'WeightsUnpickler error:'):
+            if marker in reason:
+                reason = reason[reason.index(marker):]
+                break
+        raise ValueError(f"'{path}' is not a PyG Data saved by torch.save, "
+                         f"or holds objects other than tensors and Data "
+                         f"({type(err).__name__}: {reason[:200]})") from err
 
 
 def _read_graphml(path: Path, parse_weights: bool) -> _Entries:
@@ -359,9 +421,13 @@ def _from_networkx(reader: Callable[[Path], Any], path: Path,
     row = np.array([position[u] for u, _, _ in edges], dtype=np.int64)
     col = np.array([position[v] for _, v, _ in edges], dtype=np.int64)
     weight = None
-    if parse_weights and any('weight' in d for _, _, d in edges):
+    # A GraphML <default> of the weight key lands in graph['edge_default'].
+    default = graph.graph.get('edge_default', {}).get('weight')
+    if parse_weights and (default is not None
+                          or any('weight' in d for _, _, d in edges)):
+        default = 1.0 if default is None else default
         try:
-            weight = np.array([float(d.get('weight', 1.0))
+            weight = np.array([float(d.get('weight', default))
                                for _, _, d in edges])
         except (TypeError, ValueError) as err:
             raise ValueError(f"'{path}': an edge weight is not a number "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from itertools import cycle
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ['plot_communities', 'plot_convergence']
+__all__ = ['plot_communities', 'plot_convergence', 'plot_format']
 
 PathLike = Union[str, os.PathLike]
 
@@ -228,7 +229,24 @@ def _draw_node_labels(ax: Axes, xy: np.ndarray,
 
 def _save(fig: Figure, path: Optional[PathLike]) -> None:
     if path is not None:
-        fig.savefig(path, dpi=_DPI, format='png')
+        fig.savefig(path, dpi=_DPI, format=plot_format(path))
+
+
+def plot_format(path: PathLike) -> str:
+    """The image format a plot path names by its suffix (``.svg``,
+    ``.pdf``, ...; ``png`` when it has none).
+
+    Raises:
+        ValueError: a suffix matplotlib cannot write.
+    """
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    suffix = Path(path).suffix.lower().lstrip('.')
+    supported = FigureCanvasBase.get_supported_filetypes()
+    if suffix and suffix not in supported:
+        raise ValueError(f"cannot write a plot as '.{suffix}'; use one of "
+                         f"{', '.join('.' + s for s in sorted(supported))}")
+    return suffix or 'png'
 
 
 def _check_graph_args(edges: np.ndarray, labels: np.ndarray, num_nodes: int,

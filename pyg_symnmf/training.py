@@ -55,10 +55,13 @@ def train(module: torch.nn.Module, loss_fn: Callable[[], Tensor], *,
         if value < best:  # the loss of the parameters used now
             best, best_state = value, copy.deepcopy(module.state_dict())
         optimizer.zero_grad()
-        loss.backward()
-        if after_backward is not None:
-            after_backward()
-        optimizer.step()
+        # A safeguarded run that takes no step has a loss no parameter
+        # shaped: nothing to learn from this epoch.
+        if loss.requires_grad:
+            loss.backward()
+            if after_backward is not None:
+                after_backward()
+            optimizer.step()
         schedule.step()
     if best_state is None:
         raise FloatingPointError("Training never produced a finite loss; "

@@ -9,10 +9,12 @@ import torch
 from hypothesis import given, settings, strategies as st
 from torch_geometric import EdgeIndex
 from torch_geometric.data import Batch, Data
+from torch_geometric.datasets import KarateClub
 from torch_geometric.utils import from_networkx
 
 import pyg_symnmf as ps
 from pyg_symnmf.factorize import factorize
+from pyg_symnmf.init import spectral_membership
 from pyg_symnmf.testing import dense, normalized, random_graph
 
 
@@ -290,3 +292,92 @@ def test_distributed_validation_matches_single_process():
         shard_graph(torch.tensor([[0], [1]]), None, 3)
     with pytest.raises(ValueError, match='num_nodes'):
         shard_graph(torch.tensor([[0, 5], [5, 0]]), None, 3)
+
+
+# Round 2: what a second adversarial battery found in 0.2.0.
+
+def test_net_leaves_a_start_that_explains_nothing():
+    """At k close to N the spectral start puts one node per community:
+    H H^T is diagonal, its best scale 0, and 0.2.0 returned H = 0."""
+    data = KarateClub()[0]
+    adj = ps.to_adjacency(data.edge_index)
+    for k in (30, 34):
+        result = factorize(adj, k, 'net')
+        start = spectral_membership(adj, k, ps.SymNMFNet.pretrained()
+                                    .start_iterations, 0)
+        anls = factorize(adj, k, 'anls', h0=start)
+        assert result.loss_curve[-1] < 0.5 * float(adj.sq_norm)
+        # Within 1% of 300 ANLS iterations from the same start.
+        assert result.loss_curve[-1] <= 1.01 * anls.loss_curve[-1]
+        assert result.h.argmax(1).unique().numel() > 1
+    path = from_networkx(nx.path_graph(30)).edge_index
+    net, anls = (float(ps.symnmf_loss(path, ps.symnmf(path, 30, method=m)))
+                 for m in ('net', 'anls'))
+    assert net <= 1.01 * anls < float(ps.to_adjacency(path).sq_norm)
+
+
+@pytest.mark.parametrize('method', ps.METHODS)
+def test_isolated_nodes_get_exact_zero_rows_and_uniform_soft_rows(method):
+    edge_index = torch.tensor([[0, 1, 1, 2, 2, 0, 3, 4],
+                               [1, 0, 2, 1, 0, 2, 4, 3]])
+    data = Data(edge_index=edge_index, num_nodes=8)
+    h = ps.symnmf(edge_index, 2, num_nodes=8, method=method)
+    assert bool((h[5:] == 0).all()) and bool((h[:5].sum(1) > 0).all())
+    estimator = ps.SymNMFClustering(2, method=method).fit(data)
+    assert bool((estimator.embedding_[5:] == 0).all())
+    rows = estimator.transform(data)
+    torch.testing.assert_close(rows.sum(1), torch.ones(8))
+    torch.testing.assert_close(rows[5:], torch.full((3, 2), 0.5))
+
+
+def test_a_user_start_is_zeroed_on_isolated_nodes():
+    edge_index = torch.tensor([[0, 1], [1, 0]])
+    h = ps.symnmf(edge_index, 1, num_nodes=3, h0=torch.ones(3, 1))
+    assert float(h[2, 0]) == 0.0
+
+
+@pytest.mark.parametrize('name', ['normalize', 'pretrained', 'verbose'])
+def test_string_booleans_are_refused(name):
+    estimator = ps.SymNMFClustering(2).set_params(**{name: 'no'})
+    with pytest.raises(TypeError, match=name):
+        estimator.fit(KarateClub()[0])
+    with pytest.raises(TypeError, match='normalize'):
+        ps.to_adjacency(torch.tensor([[0, 1], [1, 0]]), normalize='no')
+
+
+def test_asymmetric_error_names_where_symmetrize_lives():
+    with pytest.raises(ValueError, match=r'to_adjacency\(\.\.\., '
+                       r'symmetrize=True\)'):
+        ps.symnmf(torch.tensor([[0], [1]]), 1, num_nodes=2)
+
+
+def test_weights_checksum_covers_the_configuration(monkeypatch):
+    from importlib import resources
+    import json
+    from pyg_symnmf.nn import model
+    text = resources.files('pyg_symnmf').joinpath(
+        'weights', model.PRETRAINED_FILE).read_text()
+    payload = json.loads(text)
+    payload['config']['alpha'] = 10.0  # an edited configuration
+
+    class Edited:
+        def joinpath(self, *parts):
+            return self
+
+        def read_text(self):
+            return json.dumps(payload)
+
+    monkeypatch.setattr(model.resources, 'files', lambda package: Edited())
+    with pytest.raises(RuntimeError, match='checksum'):
+        ps.SymNMFNet.pretrained()
+
+
+def test_pretraining_never_overwrites_without_force(tmp_path):
+    from pyg_symnmf.pretrain import main
+    existing = tmp_path / 'weights.json'
+    existing.write_text('mine')
+    with pytest.raises(SystemExit):
+        main(['--quick', '--out', str(existing)])
+    assert existing.read_text() == 'mine'
+    with pytest.raises(SystemExit):  # --out is required
+        main(['--quick'])

@@ -1,5 +1,6 @@
 import csv
 import gzip
+import os
 import re
 import urllib.error
 
@@ -9,8 +10,10 @@ import pytest
 import scipy.sparse
 import torch
 from torch_geometric.data import Data
+from torch_geometric.utils import from_networkx
 
 from pyg_symnmf import io as psio
+from pyg_symnmf.io import read_graph
 
 
 def write(path, text):
@@ -363,3 +366,95 @@ def test_dataset_names_are_checked(tmp_path):
 def test_bundled_dataset_loads(tmp_path):
     data = psio.load_pyg_dataset('KarateClub', tmp_path)
     assert data.num_nodes == 34 and data.y is not None
+
+
+# Round 2 of the adversarial battery: files that fooled 0.2.0's readers.
+
+def test_a_malicious_pt_file_does_not_run(tmp_path):
+    marker = tmp_path / 'ran'
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f'touch {marker}',))
+
+    path = tmp_path / 'graph.pt'
+    torch.save(Payload(), path)
+    with pytest.raises(ValueError, match='not a PyG Data'):
+        read_graph(path)
+    assert not marker.exists()
+
+
+def test_a_garbage_pt_or_truncated_gz_is_a_value_error(tmp_path):
+    garbage = tmp_path / 'g.pt'
+    garbage.write_bytes(b'not a pickle' * 10)
+    with pytest.raises(ValueError, match='not a PyG Data'):
+        read_graph(garbage)
+    whole = gzip.compress(b'0,1\n' * 5000)
+    truncated = tmp_path / 'g.csv.gz'
+    truncated.write_bytes(whole[:len(whole) // 2])
+    with pytest.raises(ValueError, match='EOFError'):
+        read_graph(truncated)
+
+
+def test_a_malformed_first_weight_is_an_error_not_a_header(tmp_path):
+    path = tmp_path / 'g.csv'
+    path.write_text('0,1,abc\n1,2,1\n')
+    with pytest.raises(ValueError, match="line 1: weight 'abc'"):
+        read_graph(path)
+    path.write_text('from_node,to_node,strength\nalice,bob,2\n')
+    result = read_graph(path)
+    assert result.node_ids == ['alice', 'bob'] and result.notices == [
+        "line 1 read as a header: 'from_node,to_node,strength'"]
+
+
+def test_zero_padded_ids_are_kept_apart(tmp_path):
+    path = tmp_path / 'g.csv'
+    path.write_text('007,1\n7,2\n')
+    result = read_graph(path)
+    assert result.node_ids == ['007', '1', '2', '7']
+    assert result.data.edge_index.size(1) == 4
+
+
+def test_npz_values_float32_cannot_hold_or_complex_are_refused(tmp_path):
+    scipy_sparse = pytest.importorskip('scipy.sparse')
+    big = tmp_path / 'big.npz'
+    scipy_sparse.save_npz(big, scipy_sparse.csr_matrix(
+        np.array([[0, 1e300], [1e300, 0]])))
+    with pytest.raises(ValueError, match='float32'):
+        read_graph(big)
+    complex_ = tmp_path / 'complex.npz'
+    scipy_sparse.save_npz(complex_, scipy_sparse.csr_matrix(
+        np.array([[0, 1 + 1j], [1 + 1j, 0]])))
+    with pytest.raises(ValueError, match='complex'):
+        read_graph(complex_)
+
+
+def test_pt_with_a_float_edge_index_is_refused(tmp_path):
+    path = tmp_path / 'g.pt'
+    torch.save(Data(edge_index=torch.tensor([[0.5, 1.0], [1.0, 0.5]]),
+                    num_nodes=2), path)
+    with pytest.raises(ValueError, match='integers'):
+        read_graph(path)
+
+
+def test_pt_from_networkx_keeps_its_weight_attribute(tmp_path):
+    graph = nx.Graph()
+    graph.add_edge(0, 1, weight=3.0)
+    graph.add_edge(1, 2, weight=0.5)
+    path = tmp_path / 'g.pt'
+    torch.save(from_networkx(graph), path)
+    data = read_graph(path).data
+    assert sorted(data.edge_weight.tolist()) == [0.5, 0.5, 3.0, 3.0]
+
+
+def test_graphml_default_edge_weight_is_used(tmp_path):
+    path = tmp_path / 'g.graphml'
+    path.write_text(
+        '<?xml version="1.0"?><graphml xmlns="http://graphml.graphdrawing'
+        '.org/xmlns"><key id="d0" for="edge" attr.name="weight" '
+        'attr.type="double"><default>2.5</default></key><graph '
+        'edgedefault="undirected"><node id="a"/><node id="b"/><node '
+        'id="c"/><edge source="a" target="b"/><edge source="b" target="c">'
+        '<data key="d0">1.0</data></edge></graph></graphml>')
+    data = read_graph(path).data
+    assert sorted(data.edge_weight.tolist()) == [1.0, 1.0, 2.5, 2.5]
