@@ -124,3 +124,24 @@ def test_halo_exchange_moves_only_referenced_rows(tmp_path):
     # Each rank needs its 50 rows plus one neighbour across the cut, and
     # sends its 50 rows to itself plus one to the other rank.
     assert torch.load(tmp_path / 'sizes.pt') == [(51, 51), (51, 51)]
+
+
+def mismatched_run(what):
+    rank = dist.get_rank()
+    edge_index, weight = random_graph(N, 400, seed=1)
+    k = K
+    if what == 'graph' and rank == 1:
+        weight = weight * 2 + 0.5  # another graph of the same size
+    if what == 'k' and rank == 1:
+        k = K + 1
+    shard_graph(edge_index, weight, N, k=k)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('what', ['graph', 'k'])
+def test_ranks_given_different_inputs_refuse_before_any_work(what):
+    """0.2.0 finished silently with a wrong H (another graph) or aborted
+    inside gloo (another k)."""
+    with pytest.raises(Exception, match=r'Ranks \[1\] were given another '
+                       r'graph or other arguments'):
+        spawn(mismatched_run, 2, what)
