@@ -26,17 +26,21 @@ from typing import Any, Optional, Union
 import torch
 from torch import Tensor
 from torch_geometric import EdgeIndex
+from torch_geometric.data import Data
 from torch_geometric.typing import SparseTensor
 from torch_geometric.utils import (add_remaining_self_loops, coalesce,
                                    is_torch_sparse_tensor, scatter)
 
-from .validation import check_bool
+from .graphs import external_to_coo, is_external_graph
+from .validation import check_bool, graph_inputs
 
 __all__ = ['Adjacency', 'GraphLike', 'OperatorCache', 'to_adjacency',
            'csr_matrix', 'graph_fingerprint']
 
-#: Every graph form accepted where a graph is expected.
-GraphLike = Union[Tensor, EdgeIndex, 'SparseTensor', 'Adjacency']
+#: Every graph form accepted where a graph is expected (SciPy sparse
+#: matrices, networkx graphs and NumPy arrays too: see
+#: :mod:`pyg_symnmf.graphs`).
+GraphLike = Union[Tensor, EdgeIndex, 'SparseTensor', 'Adjacency', Data, Any]
 
 _COMPUTE_DTYPES = (torch.float32, torch.float64)
 
@@ -147,8 +151,11 @@ def to_adjacency(
             dtype; PyG's :class:`~torch_geometric.EdgeIndex` included, whose
             ``sparse_size`` counts), a :class:`torch.sparse` tensor (COO,
             CSR or CSC), a dense floating-point :math:`N \times N` tensor, a
-            :class:`torch_sparse.SparseTensor`, or an :class:`Adjacency`
-            (returned as is, cast to ``dtype``).
+            :class:`torch_sparse.SparseTensor`, a PyG
+            :class:`~torch_geometric.data.Data` (its ``edge_index`` and
+            ``edge_weight``, or ``adj_t``), a SciPy sparse matrix, a
+            networkx graph, a NumPy array (see :mod:`pyg_symnmf.graphs`),
+            or an :class:`Adjacency` (returned as is, cast to ``dtype``).
         edge_weight (torch.Tensor, optional): Nonnegative finite weights of
             shape :math:`(E,)`, only with ``edge_index``; gradients flow to
             it. (default: ones)
@@ -383,6 +390,18 @@ def _to_coo(adj: Any, edge_weight: Optional[Tensor],
             num_nodes: Optional[int]) -> tuple[Tensor, Tensor, int]:
     """Returns ``(edge_index, value, num_nodes)`` for every accepted
     input."""
+    if isinstance(adj, Data):
+        _no_edge_weight(edge_weight, 'a Data')
+        graph, weight, _, _ = graph_inputs(adj)
+        return _to_coo(graph, weight, adj.num_nodes if num_nodes is None
+                       else num_nodes)
+    if is_external_graph(adj):
+        _no_edge_weight(edge_weight, f'a {type(adj).__name__}')
+        edge_index, weight, n = external_to_coo(adj)
+        if num_nodes is not None and num_nodes != n:
+            raise ValueError(f"num_nodes={num_nodes} does not match the "
+                             f"graph's {n} nodes")
+        return _to_coo(edge_index, weight, n)
     if SparseTensor is not None and isinstance(adj, SparseTensor):
         _no_edge_weight(edge_weight, 'a SparseTensor')
         row, col, value = adj.coo()

@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     model = parser.add_argument_group('methods')
     model.add_argument('-k', type=_k_value, default=None, metavar='INT|auto',
                        help='number of communities (default: the number of '
-                       'classes when labels are known; required otherwise)')
+                       "classes when labels are known, else 'auto')")
     model.add_argument('--layers', type=int, default=None,
                        help='SymNMF-Net layers (default: every pretrained '
                        'block; 20 for a fresh net)')
@@ -556,10 +556,9 @@ def run(args: argparse.Namespace, note=print
     graph = load_graph(args)
     for notice in graph.notices:
         note(notice)
-    k = args.k if args.k is not None else graph.num_classes
-    if k is None:
-        raise CLIError('give the number of communities with -k INT (or -k '
-                       "auto): the graph has no ground-truth labels")
+    # Without -k: the number of classes when labels are known, else 'auto'
+    # (the default of the estimator and of DetectCommunities too).
+    k = args.k if args.k is not None else graph.num_classes or 'auto'
     if isinstance(k, int) and k > graph.data.num_nodes:
         raise CLIError(f'-k {k} exceeds the number of nodes '
                        f'{graph.data.num_nodes}')

@@ -8,16 +8,18 @@ from typing import Any, Optional, Union
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch_geometric.data import Data
 
 from .adjacency import Adjacency, to_adjacency
 from .factorize import (factorize, raw_operator, run_net, select_k,
                         validate_method)
 from .functional import propagate, symnmf_loss_of
+from .graphs import as_data
 from .init import random_membership, spectral_membership, zero_isolated
+from .metrics import modularity
 from .nn import SymNMFNet
 from .readout import normalize_rows
 from .solvers import DEFAULT_ALPHA, SolverResult
+from .threads import resolve_threads, thread_limit
 from .training import train
 from .validation import (check_bool, check_finite, check_number, check_rank,
                          graph_inputs)
@@ -100,8 +102,20 @@ class SymNMFClustering:
             with full :math:`k \times k` weights from a random start.
             (default: pretrained unless an ``encoder`` is given)
         seed (int): Seeds the start, the encoder's initial weights and the
-            training: the same seed gives the same result. (default: 0)
+            training: the same seed (and thread count) gives the same
+            result. (default: 0)
+        n_jobs (int, optional): CPU threads: ``None`` chooses (one for
+            small problems, the idle cores for large ones; see
+            :mod:`pyg_symnmf.threads`), ``-1`` every core, else that many.
+            (default: :obj:`None`)
         verbose (bool): Progress bar / loss printing. (default: False)
+
+    Every method taking a graph accepts any form
+    :func:`~pyg_symnmf.to_adjacency` does: a
+    :class:`~torch_geometric.data.Data` (its ``x`` used by an encoder), an
+    ``edge_index``, a :class:`torch.sparse` tensor, a SciPy sparse matrix,
+    a networkx graph. ``fit(X, y=None)`` ignores ``y`` (unsupervised), so the
+    estimator sits at the end of a scikit-learn ``Pipeline``.
 
     Attributes:
         n_communities_ (int): :math:`k`.
@@ -116,9 +130,13 @@ class SymNMFClustering:
         k_scores_ (dict[int, float]): With ``k="auto"``, the modularity of
             each candidate tried.
         model_ (torch.nn.Module or None): The fitted net (``method="net"``).
+        modularity_ (float): Modularity of ``labels_`` on the fitted graph's
+            raw weights.
+        communities_ (list[list[int]]): The nodes of each community, largest
+            first (cdlib's convention), empty communities left out.
     """
 
-    def __init__(self, k: int = 2, method: str = 'anls', *,
+    def __init__(self, k: Union[int, str] = 'auto', method: str = 'anls', *,
                  num_layers: Optional[int] = None,
                  epochs: Optional[int] = None, lr: float = 0.01,
                  encoder: Union[str, torch.nn.Module, None] = None,
@@ -126,6 +144,7 @@ class SymNMFClustering:
                  tol: float = 1e-6, alpha: float = DEFAULT_ALPHA,
                  normalize: Optional[bool] = None,
                  pretrained: Optional[bool] = None, seed: int = 0,
+                 n_jobs: Optional[int] = None,
                  verbose: bool = False) -> None:
         self.k = k
         self.method = method
@@ -140,6 +159,7 @@ class SymNMFClustering:
         self.normalize = normalize
         self.pretrained = pretrained
         self.seed = seed
+        self.n_jobs = n_jobs
         self.verbose = verbose
 
     # scikit-learn's parameter protocol, without importing scikit-learn.
@@ -176,6 +196,7 @@ class SymNMFClustering:
         check_bool('normalize', self.normalize, allow_none=True)
         check_bool('pretrained', self.pretrained, allow_none=True)
         check_bool('verbose', self.verbose)
+        resolve_threads(self.n_jobs, 0)  # validates n_jobs
         if self.encoder is not None and self.method != 'net':
             raise ValueError("An 'encoder' needs method='net'")
         if isinstance(self.encoder, str) and self.encoder not in ENCODERS:
@@ -203,16 +224,26 @@ class SymNMFClustering:
             return ENCODER_EPOCHS
         return 0 if self._pretrained() else 200
 
-    def fit(self, data: Data) -> 'SymNMFClustering':
-        """Factors the graph of ``data`` (and trains the net); returns
-        ``self``."""
+    def fit(self, data: Any, y: Any = None) -> 'SymNMFClustering':
+        """Factors the graph ``data`` (any accepted form; see the class
+        notes) and trains the net; ``y`` is ignored. Returns ``self``."""
         self._validate_params()
         for name in ('n_communities_', 'labels_', 'embedding_', 'loss_curve_',
-                     'n_iter_', 'model_', 'k_scores_'):
+                     'n_iter_', 'model_', 'k_scores_', 'modularity_',
+                     'communities_'):
             self.__dict__.pop(name, None)
         adj, x, graph = self._inputs(data)
+        raw = raw_operator(*graph, adj)  # modularity's weights
+        with self._threads(adj):
+            self._fit(adj, x, graph, raw)
+        self.modularity_ = modularity(raw, self.labels_)
+        self.communities_ = _node_lists(self.labels_)
+        return self
+
+    def _fit(self, adj: Adjacency, x: Optional[Tensor], graph: tuple,
+             raw: Adjacency) -> None:
         if self.k == 'auto':
-            selection = select_k(raw_operator(*graph, adj), self.seed)
+            selection = select_k(raw, self.seed)
             k, self.k_scores_ = selection.k, selection.scores
         else:
             k = check_rank(self.k, adj.num_nodes)
@@ -236,27 +267,45 @@ class SymNMFClustering:
             self.embedding_ = result.h
         check_finite('memberships', self.embedding_)
         self.labels_ = self.embedding_.argmax(dim=1)
-        return self
 
-    def transform(self, data: Data) -> Tensor:
+    def score(self, data: Any, y: Any = None) -> float:
+        """Modularity of the communities :meth:`predict` gives on ``data``
+        (higher is better; ``y`` is ignored), so that model selection over
+        ``k`` works as with any scikit-learn estimator."""
+        adj, x, graph = self._inputs(data)
+        with self._threads(adj):
+            labels = self._memberships_of(adj, x, graph).argmax(dim=1)
+        return modularity(raw_operator(*graph, adj), labels)
+
+    def _threads(self, adj: Adjacency):
+        k = self.k if isinstance(self.k, int) else 16
+        return thread_limit(self.n_jobs, adj.num_edges * k
+                            + adj.num_nodes * k * k)
+
+    def transform(self, data: Any) -> Tensor:
         r"""Soft memberships of the nodes of ``data`` (rows sum to one; a
         node with an all-zero row gets a uniform row), shape :math:`(N, k)`:
         one forward pass of the fitted net, or the classical method run
         again with the same settings."""
         return normalize_rows(self._memberships(data))
 
-    def predict(self, data: Data) -> Tensor:
+    def predict(self, data: Any) -> Tensor:
         r"""Hard communities of the nodes of ``data``, shape :math:`(N,)`."""
         return self._memberships(data).argmax(dim=1)
 
-    def fit_predict(self, data: Data) -> Tensor:
+    def fit_predict(self, data: Any, y: Any = None) -> Tensor:
         return self.fit(data).labels_
 
-    def _memberships(self, data: Data) -> Tensor:
+    def _memberships(self, data: Any) -> Tensor:
         if not hasattr(self, 'embedding_'):
             raise RuntimeError(f"This {type(self).__name__} is not fitted "
                                f"yet; call fit(data) first")
         adj, x, graph = self._inputs(data)
+        with self._threads(adj):
+            return self._memberships_of(adj, x, graph)
+
+    def _memberships_of(self, adj: Adjacency, x: Optional[Tensor],
+                        graph: tuple) -> Tensor:
         if self.model_ is not None:
             h = self._net_memberships(adj, x, graph).h
         else:
@@ -265,8 +314,9 @@ class SymNMFClustering:
                           alpha=self.alpha, seed=self.seed, warn=False).h
         return check_finite('memberships', h)
 
-    def _inputs(self, data: Data) -> tuple[Adjacency, Optional[Tensor],
-                                           tuple]:
+    def _inputs(self, data: Any) -> tuple[Adjacency, Optional[Tensor],
+                                          tuple]:
+        data = as_data(data)
         graph, edge_weight, x, batch = graph_inputs(data)
         if batch is not None:
             raise ValueError(f"{type(self).__name__} factors one graph; "
@@ -376,6 +426,14 @@ class SymNMFClustering:
                    if getattr(self, name) is not defaults[name].default
                    and getattr(self, name) != defaults[name].default]
         return f"{type(self).__name__}({', '.join(changed)})"
+
+
+def _node_lists(labels: Tensor) -> list[list[int]]:
+    """The nodes of each community, largest community first."""
+    order = torch.argsort(labels, stable=True)
+    sizes = torch.bincount(labels).tolist()
+    groups = [part.tolist() for part in torch.split(order.cpu(), sizes)]
+    return sorted((g for g in groups if g), key=len, reverse=True)
 
 
 class _EncodedNet(torch.nn.Module):

@@ -16,6 +16,7 @@ from .init import (optimal_scale, random_membership, spectral_membership,
                    zero_isolated)
 from .nn import SymNMFNet
 from .solvers import CLASSICAL_METHODS, DEFAULT_ALPHA, SolverResult, solve
+from .threads import thread_limit
 from .validation import (check_batch, check_nodes_tensor, check_number,
                          check_rank)
 
@@ -39,6 +40,7 @@ def symnmf(
     h0: Optional[Tensor] = None,
     normalize: Optional[bool] = None,
     batch: Optional[Tensor] = None,
+    n_jobs: Optional[int] = None,
     verbose: bool = False,
 ) -> Tensor:
     r"""Symmetric NMF :math:`\min_{\mathbf{H}\ge 0}\|\mathbf{A} -
@@ -75,6 +77,9 @@ def symnmf(
             (default: :obj:`True`)
         batch (torch.Tensor, optional): Sorted graph index of each node:
             each graph of the batch is factored on its own.
+        n_jobs (int, optional): CPU threads (see
+            :mod:`pyg_symnmf.threads`: ``None`` chooses by the problem's
+            size and the machine's load, ``-1`` every core).
         verbose (bool): Print the loss every 10 iterations.
 
     Returns:
@@ -95,9 +100,19 @@ def symnmf(
         raw = raw_operator(edge_index, edge_weight, adj)
     options = dict(method=method, max_iter=max_iter, tol=tol, alpha=alpha,
                    seed=seed, verbose=verbose)
-    if batch is None:
-        k = select_k(raw, seed).k if raw is not None else k
-        return factorize(adj, k, h0=h0, **options).h
+    width = k if isinstance(k, int) else 16
+    with thread_limit(n_jobs, adj.num_edges * width
+                      + adj.num_nodes * width**2):
+        if batch is None:
+            k = select_k(raw, seed).k if raw is not None else k
+            return factorize(adj, k, h0=h0, **options).h
+        return _factor_batch(adj, raw, batch, k, h0, seed, options)
+
+
+def _factor_batch(adj: Adjacency, raw: Optional[Adjacency], batch: Tensor,
+                  k: Union[int, str], h0: Optional[Tensor], seed: int,
+                  options: dict) -> Tensor:
+    """Each graph of a block-diagonal batch factored on its own."""
     raw_parts = split_batch(raw, batch) if raw is not None else None
     parts = []
     for i, (sub, start, end) in enumerate(split_batch(adj, batch)):

@@ -250,9 +250,10 @@ def test_unreadable_or_invalid_input(tmp_path, fit_forbidden, capsys):
     assert 'is a directory' in one_error_line(capsys)
 
 
-def test_a_user_graph_needs_k(cliques_csv, fit_forbidden, capsys):
-    assert main([str(cliques_csv), *FAST]) == 2
-    assert '-k' in one_error_line(capsys)
+def test_an_unlabelled_graph_without_k_chooses_it(cliques_csv, capsys):
+    assert main([str(cliques_csv), *FAST, '--methods', '--no-peers',
+                 '--quiet']) == 0
+    assert 'k=auto (2 chosen)' in capsys.readouterr().out
 
 
 def test_k_larger_than_the_graph(cliques_csv, fit_forbidden, capsys):
