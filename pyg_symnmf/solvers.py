@@ -33,7 +33,6 @@ serves any weight scale.
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -41,7 +40,7 @@ import torch
 from torch import Tensor
 
 from .adjacency import Adjacency
-from .exceptions import ConvergenceWarning
+from .exceptions import ConvergenceWarning, warn_at_caller
 from .functional import (block_update, gram, inversion_layer,
                          loss_value, propagate)
 
@@ -157,10 +156,9 @@ def solve(adj: Adjacency, h0: Tensor, method: str = 'anls', *,
                 break
         del spare_h, spare_ah
     if warn and tol > 0 and not result.converged and max_iter > 0:
-        warnings.warn(f"{method!r} reached max_iter={max_iter} before the "
-                      f"relative loss decrease fell below tol={tol:g}; "
-                      f"increase max_iter or tol", ConvergenceWarning,
-                      stacklevel=3)
+        warn_at_caller(f"{method!r} reached max_iter={max_iter} before "
+                       f"the relative loss decrease fell below tol={tol:g}; "
+                       f"increase max_iter or tol", ConvergenceWarning)
     result.h, result.alpha = h, a / scale
     return result
 

@@ -18,6 +18,7 @@ BENCHMARKS = pathlib.Path(__file__).parents[1] / 'benchmarks'
     ('quality.py', ['quality.csv', 'quality_runs.csv']),
     ('convergence.py', ['convergence.csv', 'convergence.png']),
     ('scale.py', ['scale.csv']),
+    ('read_graph.py', ['read_graph.csv']),
     ('ablation.py', ['ablation.csv', 'ablation_runs.csv']),
     ('pretrained.py', ['pretrained_heldout.csv', 'pretrained_heldout_runs.csv',
                        'pretrained_convergence.csv',

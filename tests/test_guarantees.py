@@ -381,3 +381,14 @@ def test_pretraining_never_overwrites_without_force(tmp_path):
     assert existing.read_text() == 'mine'
     with pytest.raises(SystemExit):  # --out is required
         main(['--quick'])
+
+
+@pytest.mark.parametrize('entry', ['symnmf', 'estimator'])
+def test_convergence_warning_points_at_the_callers_line(entry):
+    data = KarateClub()[0]
+    with pytest.warns(ps.ConvergenceWarning) as caught:
+        if entry == 'symnmf':
+            ps.symnmf(data.edge_index, 2, max_iter=2)
+        else:
+            ps.SymNMFClustering(2, max_iter=2).fit(data)
+    assert caught[0].filename == __file__

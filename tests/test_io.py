@@ -458,3 +458,49 @@ def test_graphml_default_edge_weight_is_used(tmp_path):
         '<data key="d0">1.0</data></edge></graph></graphml>')
     data = read_graph(path).data
     assert sorted(data.edge_weight.tolist()) == [1.0, 1.0, 2.5, 2.5]
+
+
+@pytest.mark.parametrize('text', [
+    'source,target,weight\n0,1,0.5\n1,2,2\n2,0,1.5\n5,3,1\n',
+    '# comment\n\n10 11\n11 12\n12 10\n',
+    'a\tb\nb\tc\nc\ta\n',
+    '007,1\n7,2\n2,007\n',
+    '+7,1\n1,2\n',
+    'u,v\n3,4\n4,3\n4,5\n',
+    '0,1\n1,2\n# a comment after the first edge\n2,0\n',
+    ' 1 , 2 \n2,3\n',
+])
+def test_pandas_and_line_readers_agree(tmp_path, text, monkeypatch):
+    pytest.importorskip('pandas')
+    path = write(tmp_path / 'g.csv', text)
+    fast = psio.read_graph(path)
+    monkeypatch.setattr(psio, '_read_edge_list_pandas', lambda *args: None)
+    slow = psio.read_graph(path)
+    assert fast.node_ids == slow.node_ids
+    assert torch.equal(fast.data.edge_index, slow.data.edge_index)
+    assert (fast.data.edge_weight is None) == (slow.data.edge_weight is None)
+    if fast.data.edge_weight is not None:
+        assert torch.equal(fast.data.edge_weight, slow.data.edge_weight)
+    assert fast.notices == slow.notices
+
+
+def test_pandas_reader_leaves_errors_to_the_line_reader(tmp_path):
+    pytest.importorskip('pandas')
+    path = write(tmp_path / 'g.csv', '0,1,1\n1,2,-3\n')
+    with pytest.raises(ValueError, match='line 2'):
+        psio.read_graph(path)
+    path = write(tmp_path / 'h.csv', '0,1\n1,2,3\n')
+    with pytest.raises(ValueError, match='line 2'):
+        psio.read_graph(path)
+
+
+def test_large_integer_edge_list_takes_the_pandas_path(tmp_path, monkeypatch):
+    pytest.importorskip('pandas')
+    rng = np.random.default_rng(0)
+    edges = rng.integers(0, 500, (3000, 2))
+    path = tmp_path / 'g.csv.gz'
+    with gzip.open(path, 'wt') as f:
+        f.write(''.join(f'{u} {v}\n' for u, v in edges))
+    monkeypatch.setattr(psio, '_read_edge_list_lines', None)  # not used
+    graph = psio.read_graph(path)
+    assert graph.node_ids == sorted(set(edges.ravel().tolist()))
