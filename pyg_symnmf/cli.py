@@ -140,9 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument('--force', action='store_true',
                      help='overwrite existing output files (an input file '
                      'is never overwritten)')
-    out.add_argument('--quiet', action='store_true', help='no notes')
-    out.add_argument('--verbose', action='store_true',
-                     help='progress bar of the SymNMF-Net training')
+    out.add_argument('--quiet', action='store_true',
+                     help='no notes and no progress bars (bars appear for '
+                     'steps that run longer than 2 s)')
     return parser
 
 
@@ -418,7 +418,7 @@ def _symnmf_row(name: str, graph: Graph, data: Data, adj: Adjacency,
         options = dict(max_iter=args.iters, tol=0.0)
     start = time.perf_counter()
     estimator = SymNMFClustering(k, method=method, normalize=graph.normalize,
-                                 seed=args.seed, verbose=args.verbose,
+                                 seed=args.seed, verbose=not args.quiet,
                                  **options).fit(data)
     seconds = time.perf_counter() - start
     return Result(name, estimator.labels_.cpu(), seconds,

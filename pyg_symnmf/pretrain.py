@@ -45,6 +45,7 @@ from .adjacency import to_adjacency
 from .factorize import factorize
 from .init import spectral_membership
 from .nn.model import SymNMFNet, weights_checksum
+from .progress import progress
 
 __all__ = ['training_family', 'schedule_net', 'select', 'main']
 
@@ -138,7 +139,8 @@ def select(graphs: Sequence[Data], grid: Optional[dict] = None,
                          for adj, k, _ in problems]
               for num_iter in grid['start_iterations']}
     scores = []
-    for values in itertools.product(*grid.values()):
+    schedules = list(itertools.product(*grid.values()))
+    for values in progress(schedules, 'schedules', verbose):
         params = dict(zip(grid, values))
         net = schedule_net(**params).double()
         gaps = np.array([
@@ -147,8 +149,6 @@ def select(graphs: Sequence[Data], grid: Optional[dict] = None,
             zip(problems, starts[params['start_iterations']])])
         scores.append({**params, 'wins': int((gaps <= 1e-6).sum()),
                        'mean_gap': float(gaps.mean())})
-        if verbose:
-            print(scores[-1], flush=True)
     return sorted(scores, key=lambda s: (-s['wins'], s['mean_gap']))
 
 
@@ -188,7 +188,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--force', action='store_true',
                         help='overwrite an existing file (the packaged '
                         'weights included)')
-    parser.add_argument('--verbose', action='store_true')
+    parser.add_argument('--quiet', action='store_true',
+                        help='no progress bar')
     args = parser.parse_args(argv)
     grid = GRID
     if args.quick:
@@ -201,7 +202,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     torch.manual_seed(args.seed)
     start = time.perf_counter()
     graphs = training_family(args.graphs, args.seed, args.max_nodes)
-    scores = select(graphs, grid, args.seed, args.verbose)
+    scores = select(graphs, grid, args.seed, not args.quiet)
     best = {key: scores[0][key] for key in grid}
     recipe = {'family': {'num_graphs': args.graphs, 'seed': args.seed,
                          'max_nodes': args.max_nodes},

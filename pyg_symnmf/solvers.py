@@ -41,6 +41,7 @@ from torch import Tensor
 
 from .adjacency import Adjacency
 from .exceptions import ConvergenceWarning, warn_at_caller
+from .progress import progress, show_loss
 from .functional import (block_update, gram, inversion_layer,
                          loss_value, propagate)
 
@@ -121,7 +122,8 @@ def solve(adj: Adjacency, h0: Tensor, method: str = 'anls', *,
         result = SolverResult(h, [loss], 0, 1)
         spare_h: Optional[Tensor] = None  # the buffer h does not occupy
         spare_ah = ah.new_empty(ah.shape)
-        for it in range(1, max_iter + 1):
+        steps = progress(range(1, max_iter + 1), method.upper(), verbose)
+        for it in steps:
             if spare_h is None:
                 spare_h = h.new_empty(h.shape)
             # The update writes the candidate into spare_h, using spare_ah
@@ -149,8 +151,7 @@ def solve(adj: Adjacency, h0: Tensor, method: str = 'anls', *,
                 a *= _RAISE
                 done = a > a_max  # no step descends: stationary
             result.loss_curve.append(loss)
-            if verbose and it % 10 == 0:
-                print(f'iter {it:5d}  loss {loss:.6g}  alpha {a / scale:.3g}')
+            show_loss(steps, loss)
             if done:
                 result.converged = True
                 break

@@ -9,6 +9,8 @@ from typing import Callable, Optional
 import torch
 from torch import Tensor
 
+from .progress import progress, show_loss
+
 __all__ = ['train']
 
 
@@ -29,7 +31,7 @@ def train(module: torch.nn.Module, loss_fn: Callable[[], Tensor], *,
             gradients there).
         global_value (callable): Turns the loss into the float that selects
             the best parameters (the distributed model sums ranks' shares).
-        verbose (bool): Show a progress bar (tqdm).
+        verbose (bool): Show a progress bar (tqdm, after 2 s).
 
     Returns:
         The loss of each epoch, at the parameters it was computed with. The
@@ -40,10 +42,7 @@ def train(module: torch.nn.Module, loss_fn: Callable[[], Tensor], *,
         return []
     optimizer = torch.optim.Adam(params, lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs)
-    steps = range(epochs)
-    if verbose:
-        from tqdm.auto import tqdm
-        steps = tqdm(steps, desc=desc)
+    steps = progress(range(epochs), desc, verbose)
     was_training = module.training
     module.train()
     curve: list[float] = []
@@ -52,6 +51,7 @@ def train(module: torch.nn.Module, loss_fn: Callable[[], Tensor], *,
         loss = loss_fn()
         value = global_value(loss.detach())
         curve.append(value)
+        show_loss(steps, value)
         if value < best:  # the loss of the parameters used now
             best, best_state = value, copy.deepcopy(module.state_dict())
         optimizer.zero_grad()

@@ -140,3 +140,16 @@ def test_readme_example_prints_no_warning():
                             timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert 'Warning' not in result.stderr, result.stderr
+
+
+def test_verbose_shows_bars_and_quiet_jobs_print_nothing(karate, capsys,
+                                                          monkeypatch):
+    pytest.importorskip('tqdm')
+    ps.symnmf(karate.edge_index, 2, max_iter=5, tol=0)
+    assert capsys.readouterr().err == ''
+    from pyg_symnmf import progress
+    monkeypatch.setattr(progress, 'DELAY', 0.0)
+    ps.symnmf(karate.edge_index, 2, max_iter=5, tol=0, verbose=True)
+    ps.SymNMFClustering(2, method='net', epochs=3, verbose=True).fit(karate)
+    err = capsys.readouterr().err
+    assert 'ANLS' in err and 'SymNMF-Net' in err and 'loss=' in err
