@@ -235,10 +235,8 @@ class OperatorCache:
             num_nodes: Optional[int] = None, **options: Any) -> Adjacency:
         """The operator of ``graph`` (see :func:`to_adjacency` for the
         arguments), built only when the cached one does not apply."""
-        cacheable = isinstance(graph, Tensor) and (
-            edge_weight is None or (isinstance(edge_weight, Tensor)
-                                    and not edge_weight.requires_grad))
-        if not cacheable:
+        if not isinstance(graph, Tensor) or (
+                isinstance(edge_weight, Tensor) and edge_weight.requires_grad):
             return to_adjacency(graph, edge_weight, num_nodes, **options)
         key = (graph_fingerprint(graph, edge_weight), num_nodes,
                tuple(sorted(options.items())))
@@ -249,7 +247,7 @@ class OperatorCache:
         return adj
 
     def clear(self) -> None:
-        self.__init__()
+        self._key, self._adj = None, None
 
     def __deepcopy__(self, memo: dict) -> 'OperatorCache':
         return OperatorCache()
@@ -258,7 +256,7 @@ class OperatorCache:
         return {}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__()
+        self.clear()
 
 
 def graph_fingerprint(graph: Tensor, edge_weight: Optional[Tensor] = None

@@ -76,7 +76,7 @@ def lfr(num_nodes: int = 1000, mu: float = 0.3, average_degree: int = 20,
                                    max_degree=max_degree,
                                    min_community=min_community,
                                    max_community=max_community, seed=seed)
-    community_of = {}
+    community_of: dict[int, int] = {}
     for node in graph.nodes:
         community_of.setdefault(min(graph.nodes[node]['community']),
                                 len(community_of))

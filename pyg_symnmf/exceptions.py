@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from types import FrameType
+from typing import Optional
 
 __all__ = ['ConvergenceWarning', 'warn_at_caller']
 
@@ -20,7 +22,8 @@ def warn_at_caller(message: str, category: type[Warning] = UserWarning) -> None:
     """Warns at the caller's line: the first frame outside the package,
     however deep the call chain inside it (a fixed ``stacklevel`` would
     point into the package for some entry points)."""
-    frame, level = sys._getframe(0), 1
+    frame: Optional[FrameType] = sys._getframe(0)
+    level = 1
     while frame is not None and os.path.abspath(
             frame.f_code.co_filename).startswith(_PACKAGE):
         frame, level = frame.f_back, level + 1

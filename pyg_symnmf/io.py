@@ -678,7 +678,7 @@ def load_pyg_dataset(name: str, root: PathLike) -> Data:
                          'torch_geometric.datasets, e.g. '
                          f"{', '.join(_KNOWN_DATASETS)}")
     kwargs = _dataset_kwargs(cls, class_name, arg, root)
-    if cls.download is not Dataset.download:
+    if cls.download is not Dataset.download:  # type: ignore[attr-defined]
         cls = _reporting_download_failures(cls, name)
     return cls(**kwargs)[0]
 
@@ -686,7 +686,7 @@ def load_pyg_dataset(name: str, root: PathLike) -> Data:
 def _dataset_kwargs(cls: type, class_name: str, arg: str, root: PathLike
                     ) -> dict[str, Any]:
     """The constructor arguments of :obj:`cls` for ``root`` and ``name``."""
-    params = inspect.signature(cls.__init__).parameters
+    params = inspect.signature(cls).parameters
     kwargs: dict[str, Any] = {}
     if 'root' in params:
         kwargs['root'] = os.fspath(root)

@@ -171,7 +171,7 @@ def _figure_and_axes(ax: Optional[Axes], figsize: tuple[float, float]
     """The figure of :obj:`ax`, or a new pyplot-free figure and axes."""
     _require_matplotlib()
     if ax is not None:
-        return ax.figure, ax
+        return ax.figure, ax  # type: ignore[return-value]
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=figsize, layout='constrained')
@@ -183,7 +183,7 @@ def _palette(num_colours: int) -> list:
     import matplotlib
 
     name = 'tab10' if num_colours <= 10 else 'tab20'
-    base = list(matplotlib.colormaps[name].colors)
+    base = list(matplotlib.colormaps[name].colors)  # type: ignore[attr-defined]
     return [base[k % len(base)] for k in range(num_colours)]
 
 
@@ -203,8 +203,10 @@ def _positions(edges: np.ndarray, num_nodes: int,
         if missing:
             raise ValueError(f'pos has no position for {len(missing)} '
                              f'node(s), e.g. node {missing[0]}')
-        pos = [pos[node] for node in range(num_nodes)]
-    xy = np.asarray(pos, dtype=np.float64)
+        xy = np.asarray([pos[node] for node in range(num_nodes)],
+                        dtype=np.float64)
+    else:
+        xy = np.asarray(pos, dtype=np.float64)
     if xy.shape != (num_nodes, 2):
         raise ValueError(f'pos must give {num_nodes} (x, y) positions, got '
                          f'shape {xy.shape}')
@@ -214,7 +216,7 @@ def _positions(edges: np.ndarray, num_nodes: int,
 def _draw_edges(ax: Axes, edges: np.ndarray, xy: np.ndarray) -> None:
     from matplotlib.collections import LineCollection
 
-    segments = np.stack([xy[edges[0]], xy[edges[1]]], axis=1)
+    segments = list(np.stack([xy[edges[0]], xy[edges[1]]], axis=1))
     ax.add_collection(LineCollection(segments, colors='0.6', linewidths=0.5,
                                      alpha=0.6, zorder=1))
 

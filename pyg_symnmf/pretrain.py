@@ -51,8 +51,9 @@ __all__ = ['training_family', 'schedule_net', 'select', 'main']
 
 BUDGET = 30  # SpMMs, the start included
 ALPHA_FLOOR = 1e-3
-GRID = dict(start_iterations=[8, 10], alpha0=[0.1], c0=[0.2, 0.3, 0.5],
-            grow=[1.05, 1.1, 1.2], cmax=[0.9, 0.95])
+GRID: dict[str, list] = dict(
+    start_iterations=[8, 10], alpha0=[0.1], c0=[0.2, 0.3, 0.5],
+    grow=[1.05, 1.1, 1.2], cmax=[0.9, 0.95])
 
 
 def training_family(num_graphs: int = 40, seed: int = 0,
@@ -116,6 +117,7 @@ def schedule_net(start_iterations: int, alpha0: float, c0: float,
         for t, block in enumerate(net.blocks):
             alpha = max(alpha0 * 0.5**t, ALPHA_FLOOR)
             block.rho.fill_(math.log(math.expm1(alpha - block.alpha_min)))
+            assert block.shift is not None  # momentum=True
             block.shift.fill_(min(c0 * grow**t, cmax))
     net.start_iterations = start_iterations
     return net
@@ -161,15 +163,16 @@ def write_weights(net: SymNMFNet, path: Path, recipe: dict) -> str:
     config = {'k': None, 'num_layers': net.num_layers,
               'weight': 'equivariant', 'momentum': True,
               'alpha': block.alpha_init, 'alpha_min': block.alpha_min}
+    checksum = weights_checksum(config, net.start_iterations, state)
     payload = {
         'config': config,
         'start_iterations': net.start_iterations,
-        'sha256': weights_checksum(config, net.start_iterations, state),
+        'sha256': checksum,
         'recipe': recipe,
         'state': {name: value.tolist() for name, value in state.items()},
     }
     path.write_text(json.dumps(payload, indent=1, sort_keys=True) + '\n')
-    return payload['sha256']
+    return checksum
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -27,11 +27,13 @@ def check_number(name: str, value: Any, *, integer: bool = False,
     if isinstance(value, bool) or not isinstance(value, kind):
         raise TypeError(f"'{name}' must be {'an int' if integer else 'a real number'}, "
                         f"got {type(value).__name__} {value!r}")
-    if not math.isfinite(value):
+    number = float(value)
+    if not math.isfinite(number):
         raise ValueError(f"'{name}' must be finite, got {value}")
-    too_low = low is not None and (value <= low if low_open else value < low)
-    too_high = high is not None and (value >= high if high_open
-                                     else value > high)
+    too_low = low is not None and (number <= low if low_open
+                                   else number < low)
+    too_high = high is not None and (number >= high if high_open
+                                     else number > high)
     if too_low or too_high:
         left = '(' if low_open else '['
         right = ')' if high_open else ']'
@@ -59,6 +61,7 @@ def check_rank(k: Any, num_nodes: Optional[int] = None) -> int:
     if isinstance(k, bool) or not isinstance(k, Integral):
         raise TypeError(f"'k' (number of communities) must be an int, got "
                         f"{type(k).__name__} {k!r}")
+    k = int(k)
     if k < 1:
         raise ValueError(f"'k' (number of communities) must be >= 1, got {k}")
     if num_nodes is not None and k > num_nodes:

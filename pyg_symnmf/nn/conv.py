@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Optional, Union
 
 import torch
 import torch.nn.functional as F
@@ -105,6 +105,7 @@ class SymNMFNetConv(torch.nn.Module):
         self._cache = OperatorCache()
 
         if weight == 'full':
+            assert k is not None  # checked above
             self.weight = Parameter(torch.empty(k, k))
         else:  # W = a I + b 11^T / k
             self.weight = Parameter(torch.empty(2))
@@ -113,8 +114,8 @@ class SymNMFNetConv(torch.nn.Module):
             self.rho = Parameter(rho)
         else:
             self.register_buffer('rho', rho)
-        self.bias = Parameter(torch.empty(k if weight == 'full' else 1)) \
-            if bias else None
+        self.bias = Parameter(torch.empty(1 if k is None or weight != 'full'
+                                          else k)) if bias else None
         self.shift = Parameter(torch.empty(())) if momentum else None
         self.reset_parameters()
 
@@ -124,7 +125,7 @@ class SymNMFNetConv(torch.nn.Module):
         value."""
         with torch.no_grad():
             if self.weight_form == 'full':
-                self.weight.copy_(torch.eye(self.k))
+                self.weight.copy_(torch.eye(self.weight.size(0)))
             else:
                 self.weight.copy_(torch.tensor([1.0, 0.0]))
             # Inverse softplus, so that alpha starts exactly at alpha_init.
@@ -176,7 +177,8 @@ class SymNMFNetConv(torch.nn.Module):
         return self.update(h, p, g, alpha, batch, h_prev), g, \
             cross - alpha * trace
 
-    def scaled_alpha(self, scale: float, dtype: torch.dtype) -> Tensor:
+    def scaled_alpha(self, scale: Union[float, Tensor], dtype: torch.dtype
+                     ) -> Tensor:
         r""":math:`\alpha s` for an operator of scale :math:`s`."""
         return self.alpha.to(dtype) * scale
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import hashlib
 import json
 from importlib import resources
-from typing import Iterator, NamedTuple, Optional
+from typing import Iterator, NamedTuple, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -99,10 +99,11 @@ class SymNMFNet(torch.nn.Module):
         self.checkpoint = checkpoint
         self.normalize = kwargs.get('normalize', True)
         num_distinct = min(num_layers, 1) if share_weights else num_layers
-        self.blocks = torch.nn.ModuleList([
+        # A ModuleList at run time; typed by what it holds.
+        self.blocks: Sequence[SymNMFNetConv] = torch.nn.ModuleList([
             SymNMFNetConv(self.k, weight, momentum, **kwargs)
             for _ in range(num_distinct)
-        ])
+        ])  # type: ignore[assignment]
         self._cache = OperatorCache()
         self._config = dict(k=self.k, num_layers=num_layers, weight=weight,
                             momentum=momentum, share_weights=share_weights,
@@ -210,8 +211,8 @@ def load_pretrained() -> tuple[dict, int, dict[str, Tensor]]:
     SpMMs and its state dict, checked against the file's SHA-256 of all
     three (:func:`weights_checksum`): an edited configuration is refused
     like edited parameters."""
-    text = resources.files('pyg_symnmf').joinpath(
-        'weights', PRETRAINED_FILE).read_text()
+    text = resources.files('pyg_symnmf').joinpath('weights').joinpath(
+        PRETRAINED_FILE).read_text()
     payload = json.loads(text)
     state = {name: torch.tensor(value, dtype=torch.float32)
              for name, value in payload['state'].items()}

@@ -75,6 +75,7 @@ class SymNMFPooling(torch.nn.Module):
             batch = x.new_zeros(x.size(0), dtype=torch.long)
         adj = self.net.adjacency(edge_index, edge_weight, x.size(0), x.dtype)
         batch = check_batch(batch, adj.num_nodes)
+        assert batch is not None  # given or made above
         h = self.net(F.softplus(self.lin(x)), adj, batch=batch)
         ah = propagate(adj, h)
         dense_h, _ = to_dense_batch(h, batch)
