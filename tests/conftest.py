@@ -1,3 +1,5 @@
+import urllib.error
+
 import pytest
 
 from pyg_symnmf.testing import random_graph
@@ -6,3 +8,17 @@ from pyg_symnmf.testing import random_graph
 @pytest.fixture
 def graph():
     return random_graph()
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Every PyG download fails as it does without a network."""
+    import torch_geometric.data.download
+    import torch_geometric.io.fs
+
+    def fail(*args, **kwargs):
+        raise urllib.error.URLError('[Errno -3] Temporary failure in name '
+                                    'resolution')
+
+    monkeypatch.setattr(torch_geometric.io.fs, 'cp', fail)
+    monkeypatch.setattr(torch_geometric.data.download, 'download_url', fail)

@@ -1,6 +1,5 @@
 import csv
 import sys
-import urllib.error
 
 import networkx as nx
 import numpy as np
@@ -159,20 +158,6 @@ def test_labels_add_the_ground_truth_columns(cliques_csv, tmp_path, capsys):
     net = lines[3].split('  ')
     nmi = float(lines[3][lines[1].index('NMI'):].split()[0])
     assert net[0].startswith('SymNMF-Net') and nmi == pytest.approx(1.0)
-
-
-@pytest.fixture
-def offline(monkeypatch):
-    """Every PyG download fails as it does without a network."""
-    import torch_geometric.data.download
-    import torch_geometric.io.fs
-
-    def fail(*args, **kwargs):
-        raise urllib.error.URLError('[Errno -3] Temporary failure in name '
-                                    'resolution')
-
-    monkeypatch.setattr(torch_geometric.io.fs, 'cp', fail)
-    monkeypatch.setattr(torch_geometric.data.download, 'download_url', fail)
 
 
 def test_offline_pyg_dataset_is_one_error_line(tmp_path, offline,

@@ -2,7 +2,6 @@ import csv
 import gzip
 import os
 import re
-import urllib.error
 
 import networkx as nx
 import numpy as np
@@ -327,20 +326,6 @@ def test_check_output_path(tmp_path):
         psio.check_output_path(tmp_path)
     assert psio.check_output_path(tmp_path / 'out.csv') is None
     assert list(tmp_path.iterdir()) == []
-
-
-@pytest.fixture
-def offline(monkeypatch):
-    """Every PyG download fails as it does without a network."""
-    import torch_geometric.data.download
-    import torch_geometric.io.fs
-
-    def fail(*args, **kwargs):
-        raise urllib.error.URLError('[Errno -3] Temporary failure in name '
-                                    'resolution')
-
-    monkeypatch.setattr(torch_geometric.io.fs, 'cp', fail)
-    monkeypatch.setattr(torch_geometric.data.download, 'download_url', fail)
 
 
 def test_offline_dataset_names_the_raw_folder(tmp_path, offline):
