@@ -12,7 +12,7 @@ from torch_geometric.data import Data
 from torch_geometric.utils import (coalesce, remove_self_loops,
                                    stochastic_blockmodel_graph)
 
-from .transforms import SelfTuningKNNGraph
+from .knn import SelfTuningKNNGraph
 
 __all__ = ['karate', 'digits', 'sbm', 'lfr', 'planetoid', 'DATASETS',
            'NORMALIZE']

@@ -153,3 +153,19 @@ def test_verbose_shows_bars_and_quiet_jobs_print_nothing(karate, capsys,
     ps.SymNMFClustering(2, method='net', epochs=3, verbose=True).fit(karate)
     err = capsys.readouterr().err
     assert 'ANLS' in err and 'SymNMF-Net' in err and 'loss=' in err
+
+
+def test_loading_datasets_imports_no_estimator():
+    code = ("import pyg_symnmf.datasets, sys; "
+            "print('pyg_symnmf.estimator' in sys.modules)")
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                            text=True, timeout=120)
+    assert result.stdout.strip() == 'False', result.stderr[-2000:]
+
+
+def test_every_public_name_loads():
+    for name in ps.__all__:
+        assert getattr(ps, name) is not None
+    assert set(ps.__all__) <= set(dir(ps))
+    with pytest.raises(AttributeError):
+        ps.no_such_name
