@@ -3,19 +3,19 @@ LFR) and downloaded (Planetoid) ones, all as PyG :class:`Data` objects with
 ``edge_index``, optional ``edge_weight``, and labels ``y``."""
 from __future__ import annotations
 
-import os
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
 from torch_geometric.data import Data
+from torch import Tensor
 from torch_geometric.utils import (coalesce, remove_self_loops,
-                                   stochastic_blockmodel_graph)
+                                   stochastic_blockmodel_graph, to_undirected)
 
 from .knn import SelfTuningKNNGraph
 
-__all__ = ['karate', 'digits', 'sbm', 'lfr', 'planetoid', 'DATASETS',
-           'NORMALIZE']
+__all__ = ['karate', 'digits', 'sbm', 'lfr', 'planetoid', 'random_graph',
+           'DATASETS', 'NORMALIZE']
 
 
 def karate() -> Data:
@@ -90,18 +90,29 @@ def lfr(num_nodes: int = 1000, mu: float = 0.3, average_degree: int = 20,
 
 def planetoid(root: str, name: str = 'Cora') -> Data:
     """A Planetoid citation graph (Cora, CiteSeer, PubMed), downloaded to
-    ``root`` on first use. Raises :class:`RuntimeError` with a clear message
-    when it is neither cached nor reachable."""
-    from torch_geometric.datasets import Planetoid
+    ``root`` on first use (:func:`pyg_symnmf.io.load_pyg_dataset`). Raises
+    :class:`~pyg_symnmf.io.DatasetUnavailableError` (a
+    :class:`RuntimeError`) naming the folder for the raw files when it is
+    neither cached nor reachable."""
+    from .io import load_pyg_dataset
+    return load_pyg_dataset(f'Planetoid:{name}', root)
 
-    try:
-        return Planetoid(root, name)[0]
-    except Exception as err:  # download errors come in many types
-        raise RuntimeError(
-            f"Could not load Planetoid {name!r} from {root!r}: it is not "
-            f"cached there and the download failed ({type(err).__name__}: "
-            f"{err}). Connect to the internet once, or copy the dataset's "
-            f"raw files into {os.path.join(root, name, 'raw')}") from err
+
+def random_graph(num_nodes: int = 30, num_edges: int = 80, seed: int = 0,
+                 weighted: bool = True) -> tuple[Tensor, Optional[Tensor]]:
+    """A random undirected graph without self-loops (Erdos-Renyi-like):
+    ``(edge_index, edge_weight or None)``, ``num_edges`` drawn pairs before
+    symmetrising, weights uniform in [0.1, 1.1) (symmetric: the larger of
+    the two drawn for a pair)."""
+    gen = torch.Generator().manual_seed(seed)
+    edge_index = torch.randint(num_nodes, (2, num_edges), generator=gen)
+    edge_index = edge_index[:, edge_index[0] != edge_index[1]]
+    if not weighted:
+        return to_undirected(edge_index, num_nodes=num_nodes), None
+    weight = torch.rand(edge_index.size(1), generator=gen) + 0.1
+    edge_index, weight = to_undirected(edge_index, weight, num_nodes,
+                                       reduce='max')
+    return edge_index, weight
 
 
 DATASETS = {'karate': karate, 'digits': digits, 'sbm': sbm, 'lfr': lfr}

@@ -422,7 +422,7 @@ def main(argv=None) -> None:
     if args.graph:
         edge_index, num_nodes = torch.load(args.graph, weights_only=True)
     else:
-        from .testing import random_graph
+        from .datasets import random_graph
         num_nodes = args.nodes
         edge_index, _ = random_graph(num_nodes, int(num_nodes * args.degree
                                                     / 2), weighted=False)

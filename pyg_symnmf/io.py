@@ -56,6 +56,7 @@ from torch_geometric.data import Data, Dataset
 __all__ = [
     'GraphFile', 'read_graph', 'DatasetUnavailableError', 'load_pyg_dataset',
     'check_output_path', 'write_labels', 'write_memberships', 'FORMATS',
+    'as_numpy',
 ]
 
 PathLike = Union[str, os.PathLike]
@@ -764,7 +765,7 @@ def write_labels(path: PathLike, node_ids: Sequence,
         IsADirectoryError, FileNotFoundError: see
             :func:`check_output_path`.
     """
-    labels = _as_numpy(labels)
+    labels = as_numpy(labels)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f'labels must be a 1-D integer array, got shape '
                          f'{labels.shape} and dtype {labels.dtype}')
@@ -789,7 +790,7 @@ def write_memberships(path: PathLike, node_ids: Sequence,
         IsADirectoryError, FileNotFoundError: see
             :func:`check_output_path`.
     """
-    memberships = _as_numpy(memberships)
+    memberships = as_numpy(memberships)
     if memberships.ndim != 2:
         raise ValueError(f'memberships must be [N, k], got shape '
                          f'{memberships.shape}')
@@ -800,7 +801,8 @@ def write_memberships(path: PathLike, node_ids: Sequence,
                                                       memberships.tolist())))
 
 
-def _as_numpy(values: Union[Tensor, np.ndarray, Sequence]) -> np.ndarray:
+def as_numpy(values: Union[Tensor, np.ndarray, Sequence]) -> np.ndarray:
+    """A tensor (detached, on the CPU) or an array-like as a NumPy array."""
     if isinstance(values, Tensor):
         return values.detach().cpu().numpy()
     return np.asarray(values)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union
 import numpy as np
 from torch import Tensor
 
-from .io import _as_numpy, check_output_path
+from .io import as_numpy, check_output_path
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -69,8 +69,8 @@ def plot_communities(edge_index: Union[Tensor, np.ndarray],
         ValueError: inconsistent sizes of the arguments.
         FileNotFoundError, IsADirectoryError: :obj:`path` cannot be written.
     """
-    edges = _as_numpy(edge_index).astype(np.int64)
-    labels = _as_numpy(labels)
+    edges = as_numpy(edge_index).astype(np.int64)
+    labels = as_numpy(labels)
     _check_graph_args(edges, labels, num_nodes, node_ids)
     if path is not None:
         check_output_path(path)

@@ -1,5 +1,5 @@
-r"""Helpers for tests, benchmarks and the distributed entry point: one
-random-graph generator, dense references, and a local multi-process
+r"""Helpers for tests and benchmarks: the random-graph generator (from
+:mod:`pyg_symnmf.datasets`), dense references, and a local multi-process
 launcher."""
 from __future__ import annotations
 
@@ -8,24 +8,10 @@ from typing import Callable, Optional
 
 import torch
 from torch import Tensor
-from torch_geometric.utils import to_undirected
+
+from .datasets import random_graph
 
 __all__ = ['random_graph', 'dense', 'normalized', 'spawn']
-
-
-def random_graph(num_nodes: int = 30, num_edges: int = 80, seed: int = 0,
-                 weighted: bool = True) -> tuple[Tensor, Optional[Tensor]]:
-    """A random undirected graph without self-loops: ``(edge_index,
-    edge_weight or None)``, ``num_edges`` drawn pairs before symmetrising."""
-    gen = torch.Generator().manual_seed(seed)
-    edge_index = torch.randint(num_nodes, (2, num_edges), generator=gen)
-    edge_index = edge_index[:, edge_index[0] != edge_index[1]]
-    if not weighted:
-        return to_undirected(edge_index, num_nodes=num_nodes), None
-    weight = torch.rand(edge_index.size(1), generator=gen) + 0.1
-    edge_index, weight = to_undirected(edge_index, weight, num_nodes,
-                                       reduce='max')
-    return edge_index, weight
 
 
 def dense(edge_index: Tensor, edge_weight: Optional[Tensor], num_nodes: int,

@@ -39,5 +39,5 @@ def test_planetoid_loader_says_clearly_when_offline(tmp_path):
     result = run('planetoid.py', tmp_path, '--root', str(tmp_path))
     assert result.returncode in (0, 2), result.stderr
     if result.returncode == 2:  # no internet: a message, not a traceback
-        assert 'Could not load Planetoid' in result.stderr
+        assert 'could not download dataset Planetoid:Cora' in result.stderr
         assert 'Traceback' not in result.stderr
