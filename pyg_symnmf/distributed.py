@@ -45,6 +45,7 @@ from torch import Tensor
 
 from .adjacency import (Adjacency, GraphLike, csr_matrix, graph_fingerprint,
                         to_adjacency)
+from .functional import spmm
 from .init import random_membership
 from .nn import SymNMFNet
 from .training import train
@@ -288,11 +289,11 @@ class _LocalSpMM(torch.autograd.Function):
     @staticmethod
     def forward(ctx, csr: Tensor, csr_t: Tensor, h_ext: Tensor) -> Tensor:
         ctx.csr_t = csr_t
-        return csr @ h_ext
+        return spmm(csr, h_ext)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        return None, None, ctx.csr_t @ grad.contiguous()
+        return None, None, spmm(ctx.csr_t, grad.contiguous())
 
 
 def local_product(shard: Shard, h: Tensor) -> Tensor:

@@ -23,6 +23,28 @@ __all__ = ['propagate', 'gram', 'inversion_layer', 'block_update',
            'sq_norm_per_graph']
 
 
+def spmm(csr: Tensor, h: Tensor, alpha: Optional[Tensor] = None,
+         out: Optional[Tensor] = None) -> Tensor:
+    r"""The package's one sparse-dense product, :math:`\mathbf{A}\mathbf{H}`
+    (plus :math:`\alpha\mathbf{H}` for a square :math:`\mathbf{A}`, in the
+    same pass), optionally written into ``out``: the layers, the solvers
+    and the distributed shards all multiply here, so device-specific
+    choices live in one place. On CPU ``addmm`` fuses the shift and writes
+    straight into ``out`` (``beta=0`` reads ``out`` as nothing, NaN
+    included), where ``mm(out=)`` goes through an :math:`N \times k`
+    temporary; on accelerators the shift is added on the device (reading
+    ``alpha`` on the host would synchronise)."""
+    if out is not None:
+        if out.device.type == 'cpu':
+            return torch.addmm(out, csr, h, beta=0.0, out=out)
+        return torch.mm(csr, h, out=out)
+    if alpha is None:
+        return csr @ h
+    if alpha.device.type == 'cpu':
+        return torch.addmm(h, csr, h, beta=float(alpha))
+    return (csr @ h).addcmul_(h, alpha)
+
+
 class _Propagate(torch.autograd.Function):
     r"""``(A + alpha I) @ H`` in one sparse pass (``alpha`` may be ``None``).
 
@@ -35,11 +57,7 @@ class _Propagate(torch.autograd.Function):
                 alpha: Optional[Tensor]):
         ctx.csr = csr
         ctx.save_for_backward(h, alpha)
-        if alpha is None:
-            return csr @ h
-        if alpha.device.type == 'cpu':  # reading alpha costs no device sync
-            return torch.addmm(h, csr, h, beta=float(alpha))  # one pass
-        return (csr @ h).addcmul_(h, alpha)  # no host sync on accelerators
+        return spmm(csr, h, alpha)
 
     @staticmethod
     def backward(ctx, grad: Tensor):

@@ -43,7 +43,7 @@ from .adjacency import Adjacency
 from .exceptions import ConvergenceWarning, warn_at_caller
 from .progress import progress, show_loss
 from .functional import (block_update, gram, inversion_layer,
-                         loss_value, propagate)
+                         loss_value, propagate, spmm)
 
 __all__ = ['CLASSICAL_METHODS', 'SolverResult', 'solve', 'anls_step']
 
@@ -129,7 +129,7 @@ def solve(adj: Adjacency, h0: Tensor, method: str = 'anls', *,
             # The update writes the candidate into spare_h, using spare_ah
             # as scratch; the SpMM then overwrites spare_ah.
             cand = update(h, ah, g, h.new_tensor(a), spare_h, spare_ah)
-            cand_ah = _spmm_into(adj.csr, cand, spare_ah)
+            cand_ah = spmm(adj.csr, cand, out=spare_ah)
             cand_g = gram(cand)
             cand_loss = loss_value(adj, cand, cand_ah, cand_g)
             result.n_iter, result.n_spmm = it, it + 1
@@ -162,16 +162,6 @@ def solve(adj: Adjacency, h0: Tensor, method: str = 'anls', *,
                        f"increase max_iter or tol", ConvergenceWarning)
     result.h, result.alpha = h, a / scale
     return result
-
-
-def _spmm_into(csr: Tensor, h: Tensor, out: Tensor) -> Tensor:
-    """``csr @ h`` written into ``out``. On CPU, ``addmm`` with ``beta=0``
-    (``out`` read as nothing, NaN included) writes straight into ``out``,
-    where ``torch.mm(csr, h, out=out)`` goes through an N x k temporary
-    and ``csr @ h`` through two; same bits."""
-    if out.device.type == 'cpu':
-        return torch.addmm(out, csr, h, beta=0.0, out=out)
-    return torch.mm(csr, h, out=out)
 
 
 # An update writes the proposed H into ``out`` and returns it; ``scratch``
