@@ -11,6 +11,7 @@ from torch_geometric.data import Batch
 from pyg_symnmf import SymNMFNet, datasets, metrics, symnmf, to_adjacency
 from pyg_symnmf.functional import sq_norm_per_graph, symnmf_loss
 from pyg_symnmf.init import random_membership
+from pyg_symnmf.threads import thread_limit
 from pyg_symnmf.training import train
 
 
@@ -48,8 +49,12 @@ net_nmi, anls_nmi = [], []
 for seed in range(seeds):
     train_batch = Batch.from_data_list(graphs(4 if args.quick else 20, seed))
     net = SymNMFNet(4, num_layers=args.layers)
-    fit_on_batch(net, train_batch, seed, epochs=5 if args.quick else 200,
-                 lr=0.02)
+    # A training loop of one's own: the thread count that suits its size
+    # (one thread here; PyTorch's default thrashes on a busy machine).
+    work = train_batch.edge_index.size(1) * 4 + train_batch.num_nodes * 16
+    with thread_limit(None, work):
+        fit_on_batch(net, train_batch, seed,
+                     epochs=5 if args.quick else 200, lr=0.02)
     for data in graphs(2 if args.quick else 10, 100 + seed):
         adj = to_adjacency(data.edge_index, num_nodes=data.num_nodes)
         h0 = random_membership(adj, 4, seed)
