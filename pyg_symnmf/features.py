@@ -59,12 +59,13 @@ from .functional import propagate
 from .validation import check_number
 
 __all__ = ['feature_graph', 'filter_features', 'knn_cosine_graph',
-           'RESTART', 'STEP_TOL', 'MAX_STEPS', 'MAX_DIM']
+           'RESTART', 'STEP_TOL', 'MAX_STEPS', 'MAX_DIM', 'FEATURE_INITS']
 
 RESTART = 0.05       # SSGC's restart r to the unfiltered features
 STEP_TOL = 0.05      # stop filtering when the average moves less than this
 MAX_STEPS = 16
 MAX_DIM = 256        # wider features are projected on this many directions
+FEATURE_INITS = 8    # starts tried on a feature-aware operator (lowest loss)
 MIN_NEIGHBORS = 10
 MAX_NEIGHBORS = 200
 CHUNK_ELEMENTS = 1 << 22  # similarities held at once by the kNN search
@@ -117,6 +118,8 @@ def feature_graph(x: Any, graph: GraphLike,
     check_number('max_dim', max_dim, integer=True, low=1)
     check_number('seed', seed, integer=True, low=0)
     features = _as_tensor(x)
+    if isinstance(graph, Adjacency):  # its weights, whatever its scaling
+        graph = graph.csr
     n = features.size(0) if num_nodes is None else num_nodes
     if features.size(0) != n:
         raise ValueError(f"'x' has {features.size(0)} rows but the graph has "
