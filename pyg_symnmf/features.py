@@ -72,7 +72,7 @@ from .validation import check_number
 
 __all__ = ['feature_graph', 'filter_features', 'knn_cosine_graph',
            'graph_weight_rule', 'relative_eigengap', 'edge_agreement',
-           'prepared_features',
+           'prepared_features', 'smoothed_feature_kmeans',
            'RESTART', 'STEP_TOL', 'MAX_STEPS', 'MAX_DIM', 'FEATURE_INITS']
 
 RESTART = 0.05       # SSGC's restart r to the unfiltered features
@@ -193,7 +193,13 @@ def filter_features(x: Any, adj: Adjacency, *, steps: Optional[int] = None,
     looped = to_adjacency(graph, edge_weight, adj.num_nodes,
                           add_self_loops=True,
                           dtype=torch.float64).detach()
-    x0 = features.to(torch.float64)
+    return _ssgc(features.to(torch.float64), looped, steps, restart)
+
+
+def _ssgc(x0: Tensor, looped: Adjacency, steps: Optional[int],
+          restart: float) -> Tensor:
+    """The average of the filter steps (all ``steps``, or until it
+    settles)."""
     xt, total = x0, torch.zeros_like(x0)
     for t in range(1, (steps or MAX_STEPS) + 1):
         xt = (1 - restart) * propagate(looped, xt) + restart * x0
@@ -206,9 +212,34 @@ def filter_features(x: Any, adj: Adjacency, *, steps: Optional[int] = None,
     return total / t
 
 
+def smoothed_feature_kmeans(x: Any, graph: GraphLike, k: int,
+                            edge_weight: Optional[Tensor] = None, *,
+                            steps: int = 8, restart: float = RESTART,
+                            seed: int = 0, n_init: int = 10) -> Tensor:
+    r"""A peer to compare with, not part of the operator: the features as
+    given (dense :math:`N \times F`, so only for moderate :math:`N F`)
+    averaged over ``steps`` SSGC steps, rows :math:`\ell_2`-normalised,
+    then scikit-learn's k-means (``n_init`` restarts). Returns the labels,
+    shape :math:`(N,)`."""
+    from sklearn.cluster import KMeans
+
+    check_number('steps', steps, integer=True, low=1)
+    features = _as_tensor(x)
+    features = features.to_dense() if features.is_sparse else features
+    if isinstance(graph, Adjacency):
+        graph = graph.csr
+    looped = to_adjacency(graph, edge_weight, features.size(0),
+                          add_self_loops=True, dtype=torch.float64).detach()
+    smooth = _ssgc(features, looped, steps, restart)
+    smooth = smooth / smooth.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    labels = KMeans(k, n_init=n_init, random_state=seed).fit_predict(
+        smooth.numpy())
+    return torch.from_numpy(labels).long()
+
+
 def prepared_features(x: Any, max_dim: int = MAX_DIM, seed: int = 0
                       ) -> Tensor:
-    """Rows :math:`\ell_2`-normalised, projected on the top ``max_dim``
+    r"""Rows :math:`\ell_2`-normalised, projected on the top ``max_dim``
     right singular vectors when wider (randomised SVD, sparse input kept
     sparse): dense :math:`(N, \min(F, \text{max\_dim}))` float64. Already
     prepared features (dense, unit or zero rows, narrow) pass unchanged."""

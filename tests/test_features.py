@@ -195,3 +195,68 @@ def test_bad_features_raise_clear_errors():
         feature_graph(object(), data.edge_index)
     with pytest.raises(ValueError, match='restart'):
         feature_graph(data.x, data.edge_index, restart=2.0)
+
+
+@pytest.fixture
+def attributed_files(tmp_path):
+    data = csbm(200, graph=0.5, feats=3.0)
+    row, col = data.edge_index
+    upper = row < col
+    edges = tmp_path / 'graph.csv'
+    edges.write_text('\n'.join(f'{a},{b}' for a, b in
+                               zip(row[upper].tolist(),
+                                   col[upper].tolist())))
+    table = tmp_path / 'features.csv'
+    table.write_text('node,' + ','.join(f'f{j}' for j in range(32)) + '\n' +
+                     '\n'.join(f'{i},' + ','.join(f'{v:.6f}' for v in x)
+                               for i, x in enumerate(data.x.tolist())))
+    sp.save_npz(tmp_path / 'features.npz', sp.csr_matrix(data.x.numpy()))
+    labels = tmp_path / 'labels.csv'
+    labels.write_text('\n'.join(f'{i},{c}' for i, c in
+                                enumerate(data.y.tolist())))
+    torch.save(data, tmp_path / 'graph.pt')
+    return tmp_path
+
+
+def _table(capsys, argv, monkeypatch):
+    from pyg_symnmf import cli
+    monkeypatch.setattr(cli, 'DMON_EPOCHS', 3)
+    assert cli.main(argv + ['--quiet']) == 0
+    lines = capsys.readouterr().out.splitlines()[3:]
+    return {line.split('  ')[0].strip(): line for line in lines}, \
+        [line.split('  ')[0].strip() for line in lines]
+
+
+def test_cli_features_rows_first(attributed_files, capsys, monkeypatch):
+    folder = attributed_files
+    for features_file in ('features.csv', 'features.npz'):
+        rows, order = _table(capsys, [str(folder / 'graph.csv'), '--features',
+                                      str(folder / features_file),
+                                      '--labels', str(folder / 'labels.csv'),
+                                      '--methods', 'anls'], monkeypatch)
+        assert order[:2] == ['SymNMF + features (ANLS)',
+                             'SymNMF-Net + features (pretrained)']
+        assert {'smoothed-feature k-means', 'DMoN (3 epochs)'} <= set(rows)
+        nmi = float(rows['SymNMF + features (ANLS)'].split()[6])
+        assert nmi >= 0.8
+    # A .pt file carries x and y; --no-features drops the feature rows.
+    rows, order = _table(capsys, [str(folder / 'graph.pt'), '--methods'],
+                         monkeypatch)
+    assert order[0] == 'SymNMF + features (ANLS)'
+    rows, order = _table(capsys, [str(folder / 'graph.pt'), '--methods',
+                                  '--no-features'], monkeypatch)
+    assert order[0] == 'SymNMF-Net (pretrained)'
+    assert not any('features' in name for name in order)
+
+
+def test_cli_features_file_errors(attributed_files, capsys):
+    from pyg_symnmf import cli
+    folder = attributed_files
+    bad = folder / 'bad.csv'
+    bad.write_text('0,1,2\n1,x,3\n')
+    assert cli.main([str(folder / 'graph.csv'), '--features', str(bad),
+                     '-k', '2']) == 2
+    assert 'not a number' in capsys.readouterr().err
+    assert cli.main(['--dataset', 'sbm', '--features',
+                     str(folder / 'features.csv')]) == 2
+    assert '--features' in capsys.readouterr().err
