@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from . import io, metrics
+from . import features, io, metrics
 from .adjacency import Adjacency, to_adjacency
 from .datasets import DATASETS, NORMALIZE
 from .estimator import SymNMFClustering
@@ -283,6 +283,12 @@ def load_graph(args: argparse.Namespace) -> Graph:
                            'carry their own')
         graph.x = _read_features(args.features, graph.node_ids,
                                  graph.notices)
+    if graph.x is not None and args.use_features and \
+            not features.informative(graph.x):
+        graph.notices.append('the node features only name the nodes '
+                             '(one-hot ids or constant rows); factoring the '
+                             'graph alone')
+        graph.x = None
     if not args.use_features:
         graph.x = None
     if args.labels is not None:

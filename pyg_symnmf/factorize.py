@@ -11,7 +11,7 @@ from torch import Tensor
 
 from .adjacency import Adjacency, GraphLike, to_adjacency
 from .auto_k import KSelection, choose_k, default_max_k
-from .features import FEATURE_INITS, feature_graph
+from .features import FEATURE_INITS, feature_graph, informative
 from .functional import gram, loss_value, propagate, symnmf_loss_of
 from .init import optimal_scale, random_membership, spectral_membership
 from .nn import SymNMFNet
@@ -100,7 +100,7 @@ def symnmf(
                        dtype=h0.dtype if isinstance(h0, Tensor)
                        and h0.is_floating_point() else None)
     batch = check_batch(batch, adj.num_nodes)
-    use_x = x is not None and features
+    use_x = features and informative(x)
     raw = None
     if k == 'auto' or use_x:
         if h0 is not None and k == 'auto':

@@ -70,7 +70,8 @@ from .adjacency import Adjacency, GraphLike, to_adjacency
 from .functional import propagate
 from .validation import check_number
 
-__all__ = ['feature_graph', 'filter_features', 'knn_cosine_graph',
+__all__ = ['feature_graph', 'informative', 'filter_features',
+           'knn_cosine_graph',
            'graph_weight_rule', 'relative_eigengap', 'edge_agreement',
            'prepared_features', 'smoothed_feature_kmeans',
            'RESTART', 'STEP_TOL', 'MAX_STEPS', 'MAX_DIM', 'FEATURE_INITS']
@@ -88,6 +89,34 @@ TRUST_SCALE = 25.0   # a relative eigengap of 0.04 or more: full filter
 MAX_GRAPH_WEIGHT = 4.0
 MAX_PROBE_K = 10     # k unknown: eigengaps probed up to here
 DENSE_EIGEN_NODES = 512  # eigenvalues of smaller operators: dense eigvalsh
+
+
+def informative(x: Any) -> bool:
+    r"""Whether node features can tell nodes apart by similarity: not
+    when every row is the same (constant features), nor when every column
+    is nonzero at one node at most (one-hot node ids, as PyG's
+    ``KarateClub`` ships): such features only name the nodes. What
+    :class:`~pyg_symnmf.SymNMFClustering`, :func:`~pyg_symnmf.symnmf` and
+    the CLI check before factoring :func:`feature_graph`."""
+    if x is None:
+        return False
+    features = _as_tensor(x)
+    n = features.size(0)
+    if n < 2 or features.size(1) == 0:
+        return False
+    if features.is_sparse:
+        cols, values = features.indices()[1], features.values()
+        counts = torch.bincount(cols[values != 0],
+                                minlength=features.size(1))
+        total = torch.zeros(features.size(1), dtype=values.dtype)
+        sums = total.index_add(0, cols, values)
+        squares = total.index_add(0, cols, values.square())
+    else:
+        counts = (features != 0).sum(0)
+        sums, squares = features.sum(0), features.square().sum(0)
+    variance = squares / n - (sums / n).square()
+    scale = (squares / n).max().clamp_min(1e-300)
+    return int(counts.max()) > 1 and bool((variance > 1e-12 * scale).any())
 
 
 def feature_graph(x: Any, graph: GraphLike,
@@ -139,6 +168,9 @@ def feature_graph(x: Any, graph: GraphLike,
     check_number('max_dim', max_dim, integer=True, low=1)
     check_number('seed', seed, integer=True, low=0)
     features = _as_tensor(x)
+    if not informative(features):
+        raise ValueError("'x' cannot tell nodes apart (constant rows, or "
+                         "one-hot node ids): factor the graph alone")
     if isinstance(graph, Adjacency):  # its weights, whatever its scaling
         graph = graph.csr
     n = features.size(0) if num_nodes is None else num_nodes

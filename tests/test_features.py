@@ -260,3 +260,17 @@ def test_cli_features_file_errors(attributed_files, capsys):
     assert cli.main(['--dataset', 'sbm', '--features',
                      str(folder / 'features.csv')]) == 2
     assert '--features' in capsys.readouterr().err
+
+
+def test_features_that_only_name_nodes_are_not_used():
+    karate = datasets.karate()  # x: one-hot node ids
+    assert not features.informative(karate.x)
+    assert not features.informative(karate.x.to_sparse())
+    assert not features.informative(torch.ones(10, 3))
+    assert not features.informative(sp.csr_matrix(np.ones((10, 3))))
+    assert features.informative(csbm(50).x)
+    bare = Data(edge_index=karate.edge_index, num_nodes=34)
+    assert torch.equal(SymNMFClustering(4).fit(karate).embedding_,
+                       SymNMFClustering(4).fit(bare).embedding_)
+    with pytest.raises(ValueError, match='tell nodes apart'):
+        feature_graph(karate.x, karate.edge_index)
