@@ -46,6 +46,7 @@ PROG = 'pyg-symnmf'
 PEERS_HINT = "pip install 'pyg_symnmf[peers]'"
 DMON_MAX_NODES = 5000  # DMoN trains on the dense N x N adjacency
 DMON_EPOCHS = 500
+SMOOTHED_KMEANS_MAX_ENTRIES = 5e7  # that peer filters dense N x F features
 MISSING = '-'
 
 
@@ -505,6 +506,12 @@ def _smoothed_kmeans_row(graph: Graph, k: int, seed: int,
                          notes: list[str]) -> Optional[Result]:
     from .features import smoothed_feature_kmeans
 
+    size = graph.x.size(0) * graph.x.size(1)
+    if size > SMOOTHED_KMEANS_MAX_ENTRIES:
+        notes.append(f'smoothed-feature k-means skipped: it filters the '
+                     f'dense {graph.x.size(0)} x {graph.x.size(1)} features '
+                     f'(up to {SMOOTHED_KMEANS_MAX_ENTRIES:.0e} entries)')
+        return None
     start = time.perf_counter()
     try:
         labels = smoothed_feature_kmeans(graph.x.cpu(),
