@@ -19,8 +19,8 @@ _NAMES = {
     'METHODS': 'factorize', 'symnmf_loss': 'functional',
     'ConvergenceWarning': 'exceptions',
 }
-_SUBMODULES = ('datasets', 'functional', 'init', 'metrics', 'readout',
-               'solvers', 'transforms')
+_SUBMODULES = ('datasets', 'features', 'functional', 'init', 'metrics',
+               'readout', 'solvers', 'transforms')
 
 __all__ = [*_NAMES, *_SUBMODULES]
 
@@ -42,8 +42,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what type checkers and IDEs see
-    from . import (datasets, functional, init, metrics, readout, solvers,
-                   transforms)
+    from . import (datasets, features, functional, init, metrics, readout,
+                   solvers, transforms)
     from .adjacency import Adjacency, GraphLike, OperatorCache, to_adjacency
     from .estimator import SymNMFClustering
     from .exceptions import ConvergenceWarning

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .adjacency import Adjacency, to_adjacency
+from .features import FEATURE_INITS, feature_graph, informative
 from .factorize import (factorize, raw_operator, run_net, select_k,
                         validate_method)
 from .functional import propagate, symnmf_loss_of
@@ -108,6 +109,16 @@ class SymNMFClustering:
             small problems, the idle cores for large ones; see
             :mod:`pyg_symnmf.threads`), ``-1`` every core, else that many.
             (default: :obj:`None`)
+        features (bool): When ``data.x`` exists and is informative
+            (:func:`~pyg_symnmf.features.informative`: not constant, not
+            one-hot node ids) and no ``encoder`` is given, factor
+            :func:`~pyg_symnmf.features.feature_graph` of the graph and the
+            features instead of the graph alone; a graph without ``x`` is
+            factored as is. (default: :obj:`True`)
+        n_init (int, optional): Starts of a classical method (seeds
+            ``seed``, ``seed + 1``, ...), the lowest loss kept. (default:
+            :obj:`~pyg_symnmf.features.FEATURE_INITS` on a feature-aware
+            operator, else 1)
         verbose (bool): Progress bar / loss printing. (default: False)
 
     Every method taking a graph accepts any form
@@ -145,7 +156,8 @@ class SymNMFClustering:
                  normalize: Optional[bool] = None,
                  pretrained: Optional[bool] = None, seed: int = 0,
                  n_jobs: Optional[int] = None,
-                 verbose: bool = False) -> None:
+                 verbose: bool = False, features: bool = True,
+                 n_init: Optional[int] = None) -> None:
         self.k = k
         self.method = method
         self.num_layers = num_layers
@@ -161,6 +173,8 @@ class SymNMFClustering:
         self.seed = seed
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.features = features
+        self.n_init = n_init
 
     # scikit-learn's parameter protocol, without importing scikit-learn.
     @classmethod
@@ -197,6 +211,9 @@ class SymNMFClustering:
         check_bool('pretrained', self.pretrained, allow_none=True)
         check_bool('verbose', self.verbose)
         resolve_threads(self.n_jobs, 0)  # validates n_jobs
+        check_bool('features', self.features)
+        if self.n_init is not None:
+            check_number('n_init', self.n_init, integer=True, low=1)
         if self.encoder is not None and self.method != 'net':
             raise ValueError("An 'encoder' needs method='net'")
         if isinstance(self.encoder, str) and self.encoder not in ENCODERS:
@@ -236,7 +253,10 @@ class SymNMFClustering:
         raw = raw_operator(*graph, adj)  # modularity's weights
         with self._threads(adj):
             self._fit(adj, x, graph, raw)
-        self.modularity_ = modularity(raw, self.labels_)
+        # On the user's graph, also when the fused feature graph was
+        # factored.
+        self.modularity_ = modularity(
+            as_data(data) if self._uses_features(x) else raw, self.labels_)
         self.communities_ = _node_lists(self.labels_)
         return self
 
@@ -262,7 +282,8 @@ class SymNMFClustering:
             self.model_ = None
             result = factorize(adj, k, self.method, max_iter=self.max_iter,
                                tol=self.tol, alpha=self.alpha, seed=self.seed,
-                               verbose=self.verbose)
+                               verbose=self.verbose,
+                               n_init=self._n_init(x))
             self.loss_curve_, self.n_iter_ = result.loss_curve, result.n_iter
             self.embedding_ = result.h
         check_finite('memberships', self.embedding_)
@@ -275,7 +296,8 @@ class SymNMFClustering:
         adj, x, graph = self._inputs(data)
         with self._threads(adj):
             labels = self._memberships_of(adj, x, graph).argmax(dim=1)
-        return modularity(raw_operator(*graph, adj), labels)
+        return modularity(as_data(data) if self._uses_features(x)
+                          else raw_operator(*graph, adj), labels)
 
     def _threads(self, adj: Adjacency):
         k = self.k if isinstance(self.k, int) else 16
@@ -311,7 +333,8 @@ class SymNMFClustering:
         else:
             h = factorize(adj, check_rank(self.n_communities_, adj.num_nodes),
                           self.method, max_iter=self.max_iter, tol=self.tol,
-                          alpha=self.alpha, seed=self.seed, warn=False).h
+                          alpha=self.alpha, seed=self.seed, warn=False,
+                          n_init=self._n_init(x)).h
         return check_finite('memberships', h)
 
     def _inputs(self, data: Any) -> tuple[Adjacency, Optional[Tensor],
@@ -326,7 +349,27 @@ class SymNMFClustering:
                            normalize=self.normalize)
         if self.encoder is not None and x is None:
             raise ValueError("The encoder needs node features 'data.x'")
+        if self._uses_features(x):
+            # The raw fused graph stands in for the graph (k='auto' scores
+            # modularity on it).
+            graph = feature_graph(x, graph, edge_weight, data.num_nodes,
+                                  k=self.k if isinstance(self.k, int)
+                                  and self.k >= 1 else None,
+                                  normalize=False, seed=self.seed,
+                                  dtype=adj.dtype)
+            edge_weight = None
+            adj = to_adjacency(graph.csr, normalize=self.normalize,
+                               dtype=adj.dtype)
         return adj, x, (graph, edge_weight)
+
+    def _uses_features(self, x: Optional[Tensor]) -> bool:
+        return bool(self.features) and self.encoder is None and \
+            informative(x)
+
+    def _n_init(self, x: Optional[Tensor]) -> int:
+        if self.n_init is not None:
+            return self.n_init
+        return FEATURE_INITS if self._uses_features(x) else 1
 
     def _build_net(self, k: int, x: Optional[Tensor]) -> torch.nn.Module:
         with torch.random.fork_rng(devices=[]):

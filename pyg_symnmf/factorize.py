@@ -11,7 +11,8 @@ from torch import Tensor
 
 from .adjacency import Adjacency, GraphLike, csr_matrix, to_adjacency
 from .auto_k import KSelection, choose_k, default_max_k
-from .functional import gram, loss_value, propagate
+from .features import FEATURE_INITS, feature_graph, informative
+from .functional import gram, loss_value, propagate, symnmf_loss_of
 from .init import (optimal_scale, random_membership, spectral_membership,
                    zero_isolated)
 from .nn import SymNMFNet
@@ -42,6 +43,9 @@ def symnmf(
     batch: Optional[Tensor] = None,
     n_jobs: Optional[int] = None,
     verbose: bool = False,
+    x: Optional[Tensor] = None,
+    features: bool = True,
+    n_init: Optional[int] = None,
 ) -> Tensor:
     r"""Symmetric NMF :math:`\min_{\mathbf{H}\ge 0}\|\mathbf{A} -
     \mathbf{H}\mathbf{H}^\top\|_F^2` of a graph.
@@ -80,7 +84,16 @@ def symnmf(
         n_jobs (int, optional): CPU threads (see
             :mod:`pyg_symnmf.threads`: ``None`` chooses by the problem's
             size and the machine's load, ``-1`` every core).
-        verbose (bool): Print the loss every 10 iterations.
+        verbose (bool): Progress bar of the iterations (after 2 s).
+        x (torch.Tensor, optional): Node features :math:`(N, F)` (dense or
+            sparse). With ``features=True`` the factored operator is
+            :func:`~pyg_symnmf.features.feature_graph` of the graph and
+            ``x`` (each graph of a batch on its own).
+        features (bool): Use ``x`` when given. (default: :obj:`True`)
+        n_init (int, optional): Starts tried (seeds ``seed``,
+            ``seed + 1``, ...), the lowest loss kept. (default: 1, or
+            :obj:`~pyg_symnmf.features.FEATURE_INITS` on a feature-aware
+            operator)
 
     Returns:
         :math:`\mathbf{H}` of shape :math:`(N, k)`, nonnegative (the best
@@ -93,45 +106,60 @@ def symnmf(
                        dtype=h0.dtype if isinstance(h0, Tensor)
                        and h0.is_floating_point() else None)
     batch = check_batch(batch, adj.num_nodes)
+    use_x = features and informative(x)
     raw = None
-    if k == 'auto':
-        if h0 is not None:
+    if k == 'auto' or use_x:
+        if h0 is not None and k == 'auto':
             raise ValueError("k='auto' chooses k, so 'h0' cannot be given")
         raw = raw_operator(edge_index, edge_weight, adj)
+    if n_init is None:
+        n_init = FEATURE_INITS if use_x else 1
     options = dict(method=method, max_iter=max_iter, tol=tol, alpha=alpha,
-                   seed=seed, verbose=verbose)
+                   seed=seed, verbose=verbose, n_init=n_init)
+
+    def operators(raw_graph: Adjacency, graph_adj: Adjacency, rows: slice
+                  ) -> tuple[Adjacency, Optional[Adjacency]]:
+        """The factored operator and modularity's raw one (k='auto')."""
+        if not use_x:
+            return graph_adj, raw_graph if k == 'auto' else None
+        fused = feature_graph(_rows(x, rows), raw_graph, k=None if
+                              k == 'auto' else k, normalize=False, seed=seed,
+                              dtype=graph_adj.dtype)
+        return to_adjacency(fused.csr, normalize=normalize is not False,
+                            dtype=graph_adj.dtype), fused
+
     width = k if isinstance(k, int) else 16
     with thread_limit(n_jobs, adj.num_edges * width
                       + adj.num_nodes * width**2):
         if batch is None:
-            k = select_k(raw, seed).k if raw is not None else k
-            return factorize(adj, k, h0=h0, **options).h
-        return _factor_batch(adj, raw, batch, k, h0, seed, options)
-
-
-def _factor_batch(adj: Adjacency, raw: Optional[Adjacency], batch: Tensor,
-                  k: Union[int, str], h0: Optional[Tensor], seed: int,
-                  options: dict) -> Tensor:
-    """Each graph of a block-diagonal batch factored on its own."""
-    raw_parts = split_batch(raw, batch) if raw is not None else None
-    parts = []
-    for i, (sub, start, end) in enumerate(split_batch(adj, batch)):
-        k_sub = select_k(raw_parts[i][0], seed).k if raw is not None else k
-        h = factorize(sub, k_sub, h0=None if h0 is None else h0[start:end],
-                      **options).h
-        parts.append(h)
-    width = max((h.size(1) for h in parts), default=0)
-    # With k='auto' graphs may get different k: pad to the widest.
-    return torch.cat([torch.nn.functional.pad(h, (0, width - h.size(1)))
-                      for h in parts]) if parts else adj.values.new_zeros(
-                          0, 0 if raw is not None else k)
+            op, op_raw = operators(raw, adj, slice(None))
+            k = select_k(op_raw, seed).k if k == 'auto' else k
+            return factorize(op, k, h0=h0, **options).h
+        raw_parts = split_batch(raw, batch) if raw is not None else None
+        parts = []
+        for i, (sub, start, end) in enumerate(split_batch(adj, batch)):
+            op, op_raw = operators(
+                raw_parts[i][0] if raw is not None else None, sub,
+                slice(start, end))
+            k_sub = select_k(op_raw, seed).k if k == 'auto' else k
+            h = factorize(op, k_sub, h0=None if h0 is None else h0[start:end],
+                          **options).h
+            parts.append(h)
+        width = max((h.size(1) for h in parts), default=0)
+        # With k='auto' graphs may get different k: pad to the widest.
+        return torch.cat([torch.nn.functional.pad(h, (0, width - h.size(1)))
+                          for h in parts]) if parts else adj.values.new_zeros(
+                              0, 0 if raw is not None else k)
 
 
 def raw_operator(graph: GraphLike, edge_weight: Optional[Tensor],
                  adj: Adjacency) -> Adjacency:
-    """The unnormalised operator of ``graph`` (modularity's weights): the
-    operator itself when it is unnormalised or given as an
-    :class:`Adjacency` (whose raw weights are gone)."""
+    """The unnormalised operator of ``graph`` (modularity's weights):
+    ``graph`` itself when it is an unnormalised :class:`Adjacency` (a fused
+    feature graph), ``adj`` when it is unnormalised or ``graph`` is a
+    normalised :class:`Adjacency` (whose raw weights are gone)."""
+    if isinstance(graph, Adjacency) and not graph.normalized:
+        return graph.detach()
     if not adj.normalized or isinstance(graph, Adjacency):
         return adj.detach()
     return to_adjacency(graph, edge_weight, adj.num_nodes, normalize=False,
@@ -156,13 +184,29 @@ def factorize(adj: Adjacency, k: int, method: str = 'anls', *,
               max_iter: int = 300, tol: float = 1e-6,
               alpha: float = DEFAULT_ALPHA, seed: int = 0,
               h0: Optional[Tensor] = None, verbose: bool = False,
-              warn: bool = True, net: Optional[SymNMFNet] = None
-              ) -> SolverResult:
+              warn: bool = True, net: Optional[SymNMFNet] = None,
+              n_init: int = 1) -> SolverResult:
     """:func:`symnmf` on a built operator, returning the diagnostics too
     (loss curve, iterations, SpMMs). Validates every argument. With
     ``method="net"``, ``net`` (default: :meth:`SymNMFNet.pretrained`) runs
     from ``h0`` or from its spectral start (:func:`run_net`); ``max_iter``,
-    ``tol`` and ``alpha`` concern the classical methods only."""
+    ``tol`` and ``alpha`` concern the classical methods only. ``n_init > 1``
+    runs ``n_init`` starts (not with ``h0``): the spectral start of
+    :func:`~pyg_symnmf.init.spectral_membership` (a classical method's
+    first), then those of seeds ``seed + 1, ...``, and returns the result
+    of lowest loss."""
+    check_number('n_init', n_init, integer=True, low=1)
+    if n_init > 1 and h0 is None:
+        check_rank(k, adj.num_nodes)
+        first = None
+        if method != 'net':
+            first = spectral_membership(adj, k, seed=seed)
+            first = first * optimal_scale(first, propagate(adj, first))
+        runs = [factorize(adj, k, method, max_iter=max_iter, tol=tol,
+                          alpha=alpha, seed=seed + i, verbose=verbose,
+                          warn=warn, net=net, h0=first if i == 0 else None)
+                for i in range(n_init)]
+        return min(runs, key=lambda r: float(symnmf_loss_of(adj, r.h)))
     validate_method(method)
     k = check_rank(k, adj.num_nodes)
     check_number('max_iter', max_iter, integer=True, low=0)
@@ -210,8 +254,8 @@ def run_net(net: SymNMFNet, adj: Adjacency, h0: Tensor) -> SolverResult:
     of the ``num_layers`` steps costs one SpMM, plus one for the start's
     product (two when the start explains nothing of :math:`\mathbf{A}`, as
     one node per community does: it is grown by its neighbours first,
-    :math:`\mathbf{H}_0 + \mathbf{A}\mathbf{H}_0`). Differentiable along the steps it takes (the decisions are
-    constants), which is how :class:`~pyg_symnmf.SymNMFClustering`
+    :math:`\mathbf{H}_0 + \mathbf{A}\mathbf{H}_0`). Differentiable along
+    the steps it takes (the decisions are constants), which is how :class:`~pyg_symnmf.SymNMFClustering`
     fine-tunes the pretrained blocks: training improves exactly what
     inference runs."""
     dtype = adj.dtype
@@ -259,6 +303,16 @@ def run_net(net: SymNMFNet, adj: Adjacency, h0: Tensor) -> SolverResult:
     result.n_spmm = net.num_layers + n_spmm
     result.converged = True
     return result
+
+
+def _rows(x: Tensor, rows: slice) -> Tensor:
+    """Rows of dense or sparse features."""
+    if rows == slice(None):
+        return x
+    if isinstance(x, Tensor) and x.is_sparse:
+        return x.index_select(0, torch.arange(rows.start, rows.stop,
+                                              device=x.device))
+    return x[rows]
 
 
 def validate_method(method: Union[str, object]) -> str:

@@ -128,7 +128,8 @@ def test_every_input_format_runs(tmp_path, suffix, capsys):
     out = tmp_path / 'labels.csv'
     assert main([str(path), '-k', '2', *FAST, '--methods', 'anls',
                  '--output', str(out)]) == 0
-    first = capsys.readouterr().out.splitlines()[0]
+    lines = capsys.readouterr().out.splitlines()
+    first = next(line for line in lines if not line.startswith('note:'))
     assert first == f'graph: graph.{suffix}  N=6  edges=7  k=2'
     rows = read_csv(out)
     assert len(rows) == 6
@@ -353,8 +354,8 @@ def test_plot_title(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(pyg_symnmf.plot, 'plot_communities', spy)
     assert main([*FAST, '--methods', '--no-peers', '--quiet', '--plot',
                  str(tmp_path / 'p.png')]) == 0
-    assert seen['title'].startswith('SymNMF-Net (k=4) on karate: '
-                                    'modularity ')
+    assert seen['title'].startswith('SymNMF-Net (pretrained, trained 5 '
+                                    'epochs) (k=4) on karate: modularity ')
     assert ', NMI ' in seen['title']
 
 

@@ -1,0 +1,440 @@
+r"""The feature-aware operator of attributed graphs: :func:`feature_graph`.
+
+On attributed graphs (citation networks, social networks with profiles)
+the graph alone often carries little of the communities at the number of
+classes, and has many small components; the node features carry most of
+it. :func:`feature_graph` builds one sparse symmetric operator from both,
+which every solver of the package (and the pretrained net) factors:
+
+1. **Low-pass filter** (SSGC, Zhu & Koniusz 2021): rows of
+   :math:`\mathbf{X}` are :math:`\ell_2`-normalised, then
+   :math:`\bar{\mathbf{X}} = \frac{1}{T}\sum_{t=1}^{T}\mathbf{X}_t`,
+   :math:`\mathbf{X}_t = (1 - r)\,\mathbf{S}\mathbf{X}_{t-1} +
+   r\,\mathbf{X}_0`, with :math:`\mathbf{S} = \tilde{\mathbf{D}}^{-1/2}
+   (\mathbf{A} + \mathbf{I})\tilde{\mathbf{D}}^{-1/2}`. Wide features
+   (:math:`F >` ``max_dim``) are first projected on their top
+   ``max_dim`` right singular vectors (:func:`torch.svd_lowrank`, sparse
+   input kept sparse); the filter is linear, so this is the filtered
+   features projected on that subspace, and no :math:`N \times F` dense
+   matrix is formed.
+2. **Similarity**: the filtered features are centred and compared by
+   cosine; each node keeps its ``num_neighbors`` most similar nodes
+   (positive similarities only), found exactly by chunked products (at
+   most :obj:`CHUNK_ELEMENTS` similarities in memory, never :math:`N
+   \times N`); the kNN graph :math:`\mathbf{W}` is symmetrised by the
+   maximum. Every node, isolated or in a small component, gets edges
+   from its features.
+3. **Fusion**: :math:`\mathbf{D}_W^{-1/2}\mathbf{W}\mathbf{D}_W^{-1/2} +
+   w\,\mathbf{D}_A^{-1/2}\mathbf{A}\mathbf{D}_A^{-1/2}`, both with
+   spectral radius 1.
+
+The settings are chosen without labels (see the module constants and
+``benchmarks/attributed.py`` for the measurements):
+
+- ``steps`` :math:`T`: the filter stops when one more step changes the
+  average :math:`\bar{\mathbf{X}}` by less than :obj:`STEP_TOL` (relative
+  Frobenius norm), at most :obj:`MAX_STEPS`: more steps no longer change
+  the features, only cost SpMMs.
+- ``restart`` :math:`r`: :math:`1 - (1 - 0.05)\,t`, with the trust
+  :math:`t = \max(h, \min(1, 25\,\delta_A))` in the graph: :math:`h` the
+  agreement of its edges with the features (:func:`edge_agreement`),
+  :math:`\delta_A` its relative eigengap at :math:`k` (below): a graph
+  whose edges join nodes no more similar than random pairs and that has no
+  cluster structure of its own does not smooth the features.
+- ``num_neighbors`` :math:`m`: a quarter of the mean community size,
+  :math:`N / (4k)`, within [:obj:`MIN_NEIGHBORS`, :obj:`MAX_NEIGHBORS`]
+  (:math:`\sqrt{N}` when :math:`k` is unknown): small neighbourhoods
+  split communities into many pieces again, while :math:`m \ll N/k` keeps
+  most neighbours inside one community.
+- ``graph_weight`` :math:`w`: how much more clearly the graph's spectrum
+  shows :math:`k` clusters than the feature graph's. With
+  :math:`\delta = (\lambda_k - \lambda_{k+1}) / \lambda_k` the relative
+  eigengap of a normalised operator, :math:`w = (c\,\delta_A /
+  \delta_W)^2`,
+  :math:`c` = :obj:`GAP_SCALE`, within [0, :obj:`MAX_GRAPH_WEIGHT`]: a
+  graph without cluster structure at :math:`k` (a random graph, or more
+  than :math:`k` components, whose eigenvalue 1 repeats) weighs nothing,
+  one with a clearer structure than the feature graph weighs more.
+  (:math:`k` unknown: the largest gap over :math:`2 \le k \le 10`.)
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import torch
+from torch import Tensor
+from torch_geometric.utils import coalesce, is_torch_sparse_tensor
+
+from .adjacency import Adjacency, GraphLike, to_adjacency
+from .functional import propagate
+from .validation import check_number
+
+__all__ = ['feature_graph', 'informative', 'filter_features',
+           'knn_cosine_graph',
+           'graph_weight_rule', 'relative_eigengap', 'edge_agreement',
+           'prepared_features', 'smoothed_feature_kmeans',
+           'RESTART', 'STEP_TOL', 'MAX_STEPS', 'MAX_DIM', 'FEATURE_INITS']
+
+RESTART = 0.05       # SSGC's restart r to the unfiltered features
+STEP_TOL = 0.05      # stop filtering when the average moves less than this
+MAX_STEPS = 16
+MAX_DIM = 256        # wider features are projected on this many directions
+FEATURE_INITS = 8    # starts tried on a feature-aware operator (lowest loss)
+MIN_NEIGHBORS = 10
+MAX_NEIGHBORS = 200
+CHUNK_ELEMENTS = 1 << 22  # similarities held at once by the kNN search
+GAP_SCALE = 10.0
+TRUST_SCALE = 25.0   # a relative eigengap of 0.04 or more: full filter
+MAX_GRAPH_WEIGHT = 4.0
+MAX_PROBE_K = 10     # k unknown: eigengaps probed up to here
+DENSE_EIGEN_NODES = 512  # eigenvalues of smaller operators: dense eigvalsh
+# GAP_SCALE, TRUST_SCALE and MAX_GRAPH_WEIGHT were set on the contextual-SBM
+# grid of benchmarks/attributed.py (N=2000, k=4; NMI, seeds 0-2): a linear
+# weight c * gap_A / gap_W (c = 4 or 8) left the graph too light where it
+# carries the signal (lambda=1.5, mu=1: -0.02 to -0.03 against 0.2.0); the
+# squared ratio keeps a random graph at about 0 (lambda=0.5, mu=2: w ~ 0.1)
+# and gives strong graphs the cap; weights above 4 lost 0.05-0.2 at
+# lambda=1.5 on some seeds. Filtering with a graph that is neither
+# homophilous nor clustered cost 0.1 NMI at lambda=0.5, mu=2 (hence the
+# trust); a trust of 10 * gap_A under-filtered lambda=1.5 (-0.07).
+
+
+def informative(x: Any) -> bool:
+    r"""Whether node features can tell nodes apart by similarity: not
+    when every row is the same (constant features), nor when every column
+    is nonzero at one node at most (one-hot node ids, as PyG's
+    ``KarateClub`` ships): such features only name the nodes. What
+    :class:`~pyg_symnmf.SymNMFClustering`, :func:`~pyg_symnmf.symnmf` and
+    the CLI check before factoring :func:`feature_graph`."""
+    if x is None:
+        return False
+    features = _as_tensor(x)
+    n = features.size(0)
+    if n < 2 or features.size(1) == 0:
+        return False
+    if features.is_sparse:
+        cols, values = features.indices()[1], features.values()
+        counts = torch.bincount(cols[values != 0],
+                                minlength=features.size(1))
+        total = torch.zeros(features.size(1), dtype=values.dtype)
+        sums = total.index_add(0, cols, values)
+        squares = total.index_add(0, cols, values.square())
+    else:
+        counts = (features != 0).sum(0)
+        sums, squares = features.sum(0), features.square().sum(0)
+    variance = squares / n - (sums / n).square()
+    scale = (squares / n).max().clamp_min(1e-300)
+    return int(counts.max()) > 1 and bool((variance > 1e-12 * scale).any())
+
+
+def feature_graph(x: Any, graph: GraphLike,
+                  edge_weight: Optional[Tensor] = None,
+                  num_nodes: Optional[int] = None, *,
+                  k: Optional[int] = None, steps: Optional[int] = None,
+                  restart: Optional[float] = None,
+                  num_neighbors: Optional[int] = None,
+                  graph_weight: Optional[float] = None,
+                  max_dim: int = MAX_DIM, normalize: Optional[bool] = None,
+                  seed: int = 0, dtype: Optional[torch.dtype] = None
+                  ) -> Adjacency:
+    r"""The feature-aware operator of an attributed graph (module notes):
+    the graph fused with a sparse kNN cosine graph of graph-filtered
+    features, as an :class:`~pyg_symnmf.Adjacency` for any solver.
+
+    Args:
+        x: Node features :math:`(N, F)`: a dense or :mod:`torch.sparse`
+            tensor, a NumPy array or a SciPy sparse matrix (kept sparse).
+        graph: The graph, in any form :func:`~pyg_symnmf.to_adjacency`
+            accepts (symmetric, nonnegative weights).
+        edge_weight (torch.Tensor, optional): Edge weights, with an
+            ``edge_index``.
+        num_nodes (int, optional): :math:`N` (default: ``x``'s rows).
+        k (int, optional): The number of communities, for the neighbour
+            rule. (default: unknown)
+        steps (int, optional): Filter steps :math:`T`. (default: until the
+            average moves less than :obj:`STEP_TOL`)
+        restart (float, optional): Restart :math:`r \in [0, 1]`.
+            (default: from the feature agreement of the graph's edges and
+            its eigengap, module notes)
+        num_neighbors (int, optional): Neighbours :math:`m` per node.
+            (default: :math:`N/(4k)` in [10, 200], or :math:`\sqrt{N}`)
+        graph_weight (float, optional): Weight :math:`w \ge 0` of the
+            graph. (default: by the eigengaps)
+        max_dim (int): Feature width above which features are projected
+            by a randomised SVD. (default: 256)
+        normalize (bool, optional): Normalise the returned operator
+            symmetrically. (default: :obj:`True`)
+        seed (int): Seed of the randomised SVD. (default: 0)
+        dtype (torch.dtype, optional): Of the operator. (default: float32)
+
+    Returns:
+        :class:`~pyg_symnmf.Adjacency` :math:`N \times N` with at most
+        :math:`2Nm + \mathrm{nnz}(\mathbf{A})` nonzeros; not differentiable
+        in ``edge_weight``.
+    """
+    if restart is not None:
+        check_number('restart', restart, low=0, high=1)
+    check_number('max_dim', max_dim, integer=True, low=1)
+    check_number('seed', seed, integer=True, low=0)
+    features = _as_tensor(x)
+    if not informative(features):
+        raise ValueError("'x' cannot tell nodes apart (constant rows, or "
+                         "one-hot node ids): factor the graph alone")
+    if isinstance(graph, Adjacency):  # its weights, whatever its scaling
+        graph = graph.csr
+    n = features.size(0) if num_nodes is None else num_nodes
+    if features.size(0) != n:
+        raise ValueError(f"'x' has {features.size(0)} rows but the graph has "
+                         f"{n} nodes; give one feature row per node")
+    adj = to_adjacency(graph, edge_weight, n, normalize=True,
+                       dtype=torch.float64).detach()
+    if n < 2:
+        raise ValueError("A feature graph needs at least 2 nodes")
+    m = _num_neighbors(n, k, num_neighbors)
+    x0 = prepared_features(features, max_dim, seed)
+    gap_a = relative_eigengap(adj, k, seed) if adj.num_edges > 0 and (
+        restart is None or graph_weight is None) else 0.0
+    if restart is None:
+        trust = max(edge_agreement(x0, adj, m), min(1.0, TRUST_SCALE * gap_a))
+        restart = 1 - (1 - RESTART) * trust
+    z = filter_features(x0, adj, steps=steps, restart=restart,
+                        max_dim=max_dim, seed=seed, graph=graph,
+                        edge_weight=edge_weight)
+    z = z - z.mean(0)
+    z = z / z.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    knn_index, knn_value = knn_cosine_graph(z, m)
+    knn = to_adjacency(knn_index, knn_value, n, normalize=True,
+                       dtype=torch.float64)
+    if graph_weight is None:
+        graph_weight = graph_weight_rule(gap_a, knn, k, seed)
+    check_number('graph_weight', graph_weight, low=0)
+    parts = [(knn.row(), knn.col(), knn.values)]
+    if graph_weight > 0 and adj.num_edges > 0:
+        parts.append((adj.row(), adj.col(), graph_weight * adj.values))
+    row, col, value = (torch.cat(p) for p in zip(*parts))
+    index, value = coalesce(torch.stack([row, col]), value, n, reduce='sum')
+    return to_adjacency(index, value.to(dtype or torch.float32), n,
+                        normalize=normalize)
+
+
+def filter_features(x: Any, adj: Adjacency, *, steps: Optional[int] = None,
+                    restart: float = RESTART, max_dim: int = MAX_DIM,
+                    seed: int = 0, graph: Optional[GraphLike] = None,
+                    edge_weight: Optional[Tensor] = None) -> Tensor:
+    r"""The SSGC low-pass filter :math:`\bar{\mathbf{X}}` of the
+    row-normalised features (module notes), dense :math:`(N, \min(F,
+    \text{max\_dim}))` in float64. ``adj`` is the graph's operator; the
+    filter uses the self-looped one, built from ``graph`` (and
+    ``edge_weight``) when given, else from ``adj``'s structure."""
+    if steps is not None:
+        check_number('steps', steps, integer=True, low=1)
+    features = prepared_features(x, max_dim, seed)
+    if graph is None or isinstance(graph, Adjacency):
+        graph, edge_weight = (adj if graph is None else graph).csr, None
+    looped = to_adjacency(graph, edge_weight, adj.num_nodes,
+                          add_self_loops=True,
+                          dtype=torch.float64).detach()
+    return _ssgc(features.to(torch.float64), looped, steps, restart)
+
+
+def _ssgc(x0: Tensor, looped: Adjacency, steps: Optional[int],
+          restart: float) -> Tensor:
+    """The average of the filter steps (all ``steps``, or until it
+    settles)."""
+    xt, total = x0, torch.zeros_like(x0)
+    for t in range(1, (steps or MAX_STEPS) + 1):
+        xt = (1 - restart) * propagate(looped, xt) + restart * x0
+        previous = total / max(t - 1, 1)
+        total = total + xt
+        if steps is None and t > 1 and float(
+                (total / t - previous).norm()) < STEP_TOL * float(
+                    (total / t).norm()):
+            break
+    return total / t
+
+
+def smoothed_feature_kmeans(x: Any, graph: GraphLike, k: int,
+                            edge_weight: Optional[Tensor] = None, *,
+                            steps: int = 8, restart: float = RESTART,
+                            seed: int = 0, n_init: int = 10) -> Tensor:
+    r"""A peer to compare with, not part of the operator: the features as
+    given (dense :math:`N \times F`, so only for moderate :math:`N F`)
+    averaged over ``steps`` SSGC steps, rows :math:`\ell_2`-normalised,
+    then scikit-learn's k-means (``n_init`` restarts). Returns the labels,
+    shape :math:`(N,)`."""
+    from sklearn.cluster import KMeans
+
+    check_number('steps', steps, integer=True, low=1)
+    features = _as_tensor(x)
+    features = features.to_dense() if features.is_sparse else features
+    if isinstance(graph, Adjacency):
+        graph = graph.csr
+    looped = to_adjacency(graph, edge_weight, features.size(0),
+                          add_self_loops=True, dtype=torch.float64).detach()
+    smooth = _ssgc(features, looped, steps, restart)
+    smooth = smooth / smooth.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    labels = KMeans(k, n_init=n_init, random_state=seed).fit_predict(
+        smooth.numpy())
+    return torch.from_numpy(labels).long()
+
+
+def prepared_features(x: Any, max_dim: int = MAX_DIM, seed: int = 0
+                      ) -> Tensor:
+    r"""Rows :math:`\ell_2`-normalised, projected on the top ``max_dim``
+    right singular vectors when wider (randomised SVD, sparse input kept
+    sparse): dense :math:`(N, \min(F, \text{max\_dim}))` float64. Already
+    prepared features (dense, unit or zero rows, narrow) pass unchanged."""
+    features = _row_normalized(_as_tensor(x))
+    if features.size(1) > max_dim:
+        return _projected(features, max_dim, seed)
+    return features.to_dense() if features.is_sparse else features
+
+
+def edge_agreement(x: Tensor, adj: Adjacency, num_neighbors: int) -> float:
+    r"""How much the graph's edges agree with the features, in [0, 1]:
+    with :math:`\mathbf{z}_i` the centred unit feature rows, the mean
+    cosine along the edges minus that of all pairs, over the same excess
+    for each node's ``num_neighbors`` most similar nodes: 1 when edges join
+    nodes as similar as feature neighbours, 0 for edges at random. The
+    filter's restart is :math:`1 - (1 - r_0)\,h` (:math:`r_0` =
+    :obj:`RESTART`): a graph that disagrees with the features does not
+    smooth them."""
+    if adj.num_edges == 0:
+        return 0.0
+    z = x - x.mean(0)
+    z = z / z.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    at_random = float(z.sum(0).square().sum()) / z.size(0) ** 2
+    along = float((z[adj.row()] * z[adj.col()]).sum(1).mean())
+    _, nearest = knn_cosine_graph(z, num_neighbors)
+    excess = float(nearest.mean()) - at_random if nearest.numel() else 0.0
+    if excess <= 0:
+        return 0.0
+    return min(1.0, max(0.0, (along - at_random) / excess))
+
+
+def knn_cosine_graph(z: Tensor, num_neighbors: int
+                     ) -> tuple[Tensor, Tensor]:
+    r"""Symmetric kNN graph of the rows of ``z`` (unit rows: the products
+    are cosines): each node keeps its ``num_neighbors`` most similar other
+    nodes, positive similarities only; the union of both directions with
+    the similarity as weight. Exact, by chunks of rows (at most
+    :obj:`CHUNK_ELEMENTS` similarities at once). Returns ``(edge_index,
+    edge_weight)``, coalesced."""
+    n = z.size(0)
+    m = min(num_neighbors, n - 1)
+    chunk = max(1, CHUNK_ELEMENTS // n)
+    rows, cols, values = [], [], []
+    for start in range(0, n, chunk):
+        sim = z[start:start + chunk] @ z.t()
+        idx = torch.arange(start, min(start + chunk, n))
+        sim[idx - start, idx] = -math.inf  # no self-loops
+        value, col = sim.topk(m, dim=1)
+        rows.append(idx.repeat_interleave(m))
+        cols.append(col.reshape(-1))
+        values.append(value.reshape(-1))
+    row, col, value = torch.cat(rows), torch.cat(cols), torch.cat(values)
+    keep = value > 0
+    row, col, value = row[keep], col[keep], value[keep]
+    index = torch.stack([torch.cat([row, col]), torch.cat([col, row])])
+    return coalesce(index, torch.cat([value, value]), n, reduce='max')
+
+
+def _num_neighbors(n: int, k: Optional[int], given: Optional[int]) -> int:
+    if given is not None:
+        check_number('num_neighbors', given, integer=True, low=1)
+        return min(given, n - 1)
+    target = n / (4 * k) if k else math.sqrt(n)
+    return max(1, min(n - 1, MAX_NEIGHBORS,
+                      max(MIN_NEIGHBORS, round(target))))
+
+
+def graph_weight_rule(gap_a: float, knn: Adjacency, k: Optional[int],
+                      seed: int = 0) -> float:
+    r""":math:`w = (c\,\delta_A / \delta_W)^2` (module notes) from the
+    graph's relative eigengap ``gap_a`` and the normalised kNN operator, in
+    [0, :obj:`MAX_GRAPH_WEIGHT`]."""
+    if gap_a <= 0:
+        return 0.0
+    gap_w = relative_eigengap(knn, k, seed)
+    if gap_w <= 0:
+        return MAX_GRAPH_WEIGHT
+    return min(MAX_GRAPH_WEIGHT, (GAP_SCALE * gap_a / gap_w) ** 2)
+
+
+def relative_eigengap(adj: Adjacency, k: Optional[int], seed: int = 0
+                      ) -> float:
+    r""":math:`(\lambda_k - \lambda_{k+1}) / \lambda_k` of the largest
+    eigenvalues of ``adj`` (0 when :math:`\lambda_k \le 0`); the largest
+    over :math:`2 \le k \le` :obj:`MAX_PROBE_K` when ``k`` is None.
+    LOBPCG on the sparse operator (dense ``eigvalsh`` up to
+    :obj:`DENSE_EIGEN_NODES` nodes)."""
+    n = adj.num_nodes
+    top = min(n - 1, (k or MAX_PROBE_K) + 1)
+    if top < 2:
+        return 0.0
+    a = adj.csr.to(torch.float64)
+    if n <= max(DENSE_EIGEN_NODES, 3 * top):
+        values = torch.linalg.eigvalsh(a.to_dense()).flip(0)[:top]
+    else:
+        gen = torch.Generator().manual_seed(seed)
+        start = torch.randn(n, 2 * top, generator=gen, dtype=torch.float64)
+        values, _ = torch.lobpcg(a.to_sparse_coo(), k=top,
+                                 X=start.to(a.device), largest=True,
+                                 niter=200, tol=1e-4)
+        values = values.sort(descending=True).values
+    ks = [k] if k else range(2, top)
+    gaps = [float((values[j - 1] - values[j]) / values[j - 1])
+            for j in ks if j < top and values[j - 1] > 0]
+    return max(gaps, default=0.0)
+
+
+def _as_tensor(x: Any) -> Tensor:
+    """Dense or sparse (COO) float64 tensor of a tensor, array or SciPy
+    sparse matrix, with a clear error for anything else."""
+    if hasattr(x, 'tocoo') and not isinstance(x, Tensor):  # SciPy sparse
+        coo = x.tocoo()
+        import numpy as np
+        index = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(
+            np.int64))
+        x = torch.sparse_coo_tensor(index, torch.from_numpy(
+            coo.data.astype(np.float64)), coo.shape)
+    elif not isinstance(x, Tensor):
+        try:
+            x = torch.as_tensor(x)
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise TypeError(f"'x' must be a tensor, an array or a SciPy "
+                            f"sparse matrix, got {type(x).__name__}") from err
+    if x.dim() != 2:
+        raise ValueError(f"'x' must have shape [num_nodes, num_features], "
+                         f"got {list(x.shape)}")
+    if is_torch_sparse_tensor(x):
+        x = x.to_sparse_coo().coalesce().to(torch.float64)
+        values = x.values()
+    else:
+        x = x.detach().to(torch.float64)
+        values = x
+    if not bool(torch.isfinite(values).all()):
+        raise ValueError("'x' contains NaN or Inf")
+    return x
+
+
+def _row_normalized(x: Tensor) -> Tensor:
+    if x.is_sparse:
+        row = x.indices()[0]
+        norm = torch.zeros(x.size(0), dtype=x.dtype).index_add_(
+            0, row, x.values().square()).sqrt()
+        values = x.values() / norm[row].clamp_min(1e-12)
+        return torch.sparse_coo_tensor(x.indices(), values, x.shape,
+                                       is_coalesced=True)
+    return x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
+def _projected(x: Tensor, dim: int, seed: int) -> Tensor:
+    r""":math:`\mathbf{X}\mathbf{V}`, :math:`\mathbf{V}` the top ``dim``
+    right singular vectors (randomised SVD, seeded), dense :math:`(N,
+    \text{dim})`."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        _, _, v = torch.svd_lowrank(x, q=dim, niter=2)
+    return torch.sparse.mm(x, v) if x.is_sparse else x @ v
