@@ -91,13 +91,13 @@ def _edge_products(edges: Adjacency, f: Tensor) -> Tensor:
     return x.clamp_min(_MIN_PRODUCT)
 
 
-def _loss_and_products(edges: Adjacency, f: Tensor
+def _loss_and_products(edges: Adjacency, f: Tensor, weight: float = 1.0
                        ) -> tuple[float, Tensor]:
     x = _edge_products(edges, f)
     total = f.sum(0)
     non_edges = total.dot(total) - f.square().sum() - x.sum()
     # -log(1 - e^{-x}) = -log(-expm1(-x)), accurate for small and large x.
-    loss = -torch.log(-torch.expm1(-x)).sum() + non_edges
+    loss = -weight * torch.log(-torch.expm1(-x)).sum() + non_edges
     return float(loss), x
 
 
@@ -113,8 +113,8 @@ def bp_loss(graph: GraphLike, f: Tensor,
                         dtype=f.dtype)
 
 
-def _bp_gradient(edges: Adjacency, f: Tensor, x: Tensor
-                 ) -> tuple[Tensor, Tensor]:
+def _bp_gradient(edges: Adjacency, f: Tensor, x: Tensor,
+                 weight: float = 1.0) -> tuple[Tensor, Tensor]:
     r"""The gradient :math:`\nabla_i \ell = 2\big(\mathbf{s} - \mathbf{f}_i -
     \sum_{j\in N(i)} \mathbf{f}_j / (1 - e^{-x_{ij}})\big)`, with
     :math:`\mathbf{s} = \sum_j \mathbf{f}_j`, and the diagonal of the
@@ -127,13 +127,16 @@ def _bp_gradient(edges: Adjacency, f: Tensor, x: Tensor
         return torch.sparse_csr_tensor(crow, col, values,
                                        edges.csr.shape) @ dense
 
-    grad = 2 * (f.sum(0, keepdim=True) - f - spmm(1.0 / q, f))
-    curvature = 2 * spmm((1.0 - q) / q.square(), f.square())
+    # The non-edge term counts edges too; it is removed at unit weight.
+    grad = 2 * (f.sum(0, keepdim=True) - f + (weight - 1) * spmm(
+        torch.ones_like(q), f) - weight * spmm(1.0 / q, f))
+    curvature = 2 * weight * spmm((1.0 - q) / q.square(), f.square())
     return grad, curvature
 
 
 def fit_bernoulli_poisson(graph: GraphLike, f0: Tensor, *,
                           max_iter: int = 300, tol: float = 1e-6,
+                          balanced: bool = False,
                           num_nodes: Optional[int] = None,
                           warn: bool = True) -> SolverResult:
     r"""Minimises :math:`\ell(\mathbf{F})` over :math:`\mathbf{F} \ge 0`
@@ -166,19 +169,20 @@ def fit_bernoulli_poisson(graph: GraphLike, f0: Tensor, *,
         raise ValueError("'f0' must be nonnegative")
     f = f0.detach().double()
     alpha = 1.0
-    loss, x = _loss_and_products(edges, f)
+    weight = _edge_weight(edges) if balanced else 1.0
+    loss, x = _loss_and_products(edges, f, weight)
     result = SolverResult(f, [loss], 0, 1)
-    grad, curv = _bp_gradient(edges, f, x)
+    grad, curv = _bp_gradient(edges, f, x, weight)
     for it in range(1, max_iter + 1):
         # A diagonal Newton step, damped by alpha (floored curvature: rows
         # without edges move by the plain gradient).
         cand = (f - grad / (alpha * curv.clamp_min(1.0))).clamp_min_(0)
-        cand_loss, cand_x = _loss_and_products(edges, cand)
+        cand_loss, cand_x = _loss_and_products(edges, cand, weight)
         result.n_iter, result.n_spmm = it, 2 * it + 1
         if cand_loss <= loss:
             done = loss - cand_loss <= tol * abs(loss)
             f, x, loss = cand, cand_x, cand_loss
-            grad, curv = _bp_gradient(edges, f, x)
+            grad, curv = _bp_gradient(edges, f, x, weight)
             alpha = max(alpha * _RELAX, 1.0)
         else:
             alpha *= _RAISE
@@ -193,6 +197,13 @@ def fit_bernoulli_poisson(graph: GraphLike, f0: Tensor, *,
                       f"below tol={tol:g}", ConvergenceWarning, stacklevel=2)
     result.h, result.alpha = f, alpha
     return result
+
+
+def _edge_weight(edges: Adjacency) -> float:
+    """NOCD's balance: the edge term weighted by non-edges per edge, so
+    that edges and non-edges weigh the same in all."""
+    n = edges.num_nodes
+    return max(n * (n - 1) - edges.num_edges, 1) / max(edges.num_edges, 1)
 
 
 def _calibrated_scale(edges: Adjacency, f: Tensor) -> float:
