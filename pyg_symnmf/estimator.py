@@ -16,6 +16,8 @@ from .factorize import (factorize, raw_operator, run_net, select_k,
 from .functional import propagate, symnmf_loss_of
 from .init import random_membership, spectral_membership
 from .nn import SymNMFNet
+from .overlapping import (affiliations, community_lists, edge_set,
+                          fit_bernoulli_poisson, membership_threshold)
 from .readout import normalize_rows
 from .solvers import DEFAULT_ALPHA, SolverResult
 from .training import train
@@ -45,6 +47,7 @@ ENCODERS = ('gcn',)
 ENCODER_NUM_LAYERS = 2
 ENCODER_EPOCHS = 300
 FEATURE_WEIGHT = 3.0
+LOSSES = ('squared', 'bernoulli_poisson')
 
 
 class SymNMFClustering:
@@ -98,6 +101,12 @@ class SymNMFClustering:
             ``epochs > 0`` fine-tunes them on the graph. Else a fresh net
             with full :math:`k \times k` weights from a random start.
             (default: pretrained unless an ``encoder`` is given)
+        loss (str): ``"squared"``: the memberships are the SymNMF
+            factor. ``"bernoulli_poisson"``: they are then refined on
+            BigCLAM's likelihood :math:`P_{ij} = 1 - e^{-\mathbf{f}_i^\top
+            \mathbf{f}_j}` (from the calibrated factor, see
+            :mod:`pyg_symnmf.overlapping`), and ``embedding_`` holds the
+            affiliations :math:`\mathbf{F}`. (default: :obj:`"squared"`)
         seed (int): Seeds the start, the encoder's initial weights and the
             training: the same seed gives the same result. (default: 0)
         verbose (bool): Progress bar / loss printing. (default: False)
@@ -108,6 +117,12 @@ class SymNMFClustering:
             graph, shape :math:`(N,)`.
         embedding_ (torch.Tensor): Memberships :math:`\mathbf{H}`
             :math:`(N, k)` of the fitted graph.
+        cover_ (torch.Tensor): Overlapping communities, boolean
+            :math:`(N, k)`, by BigCLAM's rule
+            (:func:`~pyg_symnmf.overlapping.overlapping_communities`): a
+            node may be in several communities or in none.
+        overlapping_communities_ (list[list[int]]): The nodes of each
+            community of ``cover_`` (cdlib's format).
         loss_curve_ (list[float]): Loss per training epoch of a trained net;
             else per block (net) or per iteration (classical), index 0 the
             start.
@@ -124,7 +139,8 @@ class SymNMFClustering:
                  deep_supervision: float = 0.0, max_iter: int = 300,
                  tol: float = 1e-6, alpha: float = DEFAULT_ALPHA,
                  normalize: Optional[bool] = None,
-                 pretrained: Optional[bool] = None, seed: int = 0,
+                 pretrained: Optional[bool] = None,
+                 loss: str = 'squared', seed: int = 0,
                  verbose: bool = False) -> None:
         self.k = k
         self.method = method
@@ -138,6 +154,7 @@ class SymNMFClustering:
         self.alpha = alpha
         self.normalize = normalize
         self.pretrained = pretrained
+        self.loss = loss
         self.seed = seed
         self.verbose = verbose
 
@@ -172,6 +189,9 @@ class SymNMFClustering:
         check_number('tol', self.tol, low=0)
         check_number('alpha', self.alpha, low=0, low_open=True)
         check_number('seed', self.seed, integer=True, low=0)
+        if self.loss not in LOSSES:
+            raise ValueError(f"Unknown loss {self.loss!r}; use one of "
+                             f"{LOSSES}")
         if self.encoder is not None and self.method != 'net':
             raise ValueError("An 'encoder' needs method='net'")
         if isinstance(self.encoder, str) and self.encoder not in ENCODERS:
@@ -204,7 +224,8 @@ class SymNMFClustering:
         ``self``."""
         self._validate_params()
         for name in ('n_communities_', 'labels_', 'embedding_', 'loss_curve_',
-                     'n_iter_', 'model_', 'k_scores_'):
+                     'n_iter_', 'model_', 'k_scores_', 'cover_',
+                     'overlapping_communities_'):
             self.__dict__.pop(name, None)
         adj, x, graph = self._inputs(data)
         if self.k == 'auto':
@@ -231,8 +252,22 @@ class SymNMFClustering:
             self.loss_curve_, self.n_iter_ = result.loss_curve, result.n_iter
             self.embedding_ = result.h
         check_finite('memberships', self.embedding_)
+        self.embedding_, self.cover_ = self._overlapping(adj, self.embedding_)
+        self.overlapping_communities_ = community_lists(self.cover_)
         self.labels_ = self.embedding_.argmax(dim=1)
         return self
+
+    def _overlapping(self, adj: Adjacency, h: Tensor
+                     ) -> tuple[Tensor, Tensor]:
+        """The memberships (the Bernoulli-Poisson affiliations with that
+        loss) and their cover by BigCLAM's rule."""
+        edges = edge_set(adj)
+        f = affiliations(h, adj)
+        if self.loss == 'bernoulli_poisson':
+            f = fit_bernoulli_poisson(edges, f, max_iter=self.max_iter,
+                                      tol=self.tol, warn=False).h
+            h = f.to(h.dtype)
+        return h, f >= membership_threshold(edges)
 
     def transform(self, data: Data) -> Tensor:
         r"""Soft memberships of the nodes of ``data`` (rows sum to one; a
@@ -259,7 +294,9 @@ class SymNMFClustering:
             h = factorize(adj, check_rank(self.n_communities_, adj.num_nodes),
                           self.method, max_iter=self.max_iter, tol=self.tol,
                           alpha=self.alpha, seed=self.seed, warn=False).h
-        return check_finite('memberships', h)
+        check_finite('memberships', h)
+        return self._overlapping(adj, h)[0] \
+            if self.loss == 'bernoulli_poisson' else h
 
     def _inputs(self, data: Data) -> tuple[Adjacency, Optional[Tensor],
                                            tuple]:
