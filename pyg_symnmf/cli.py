@@ -134,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument('--memberships', metavar='memberships.csv',
                      help="write SymNMF-Net's soft memberships (rows sum to "
                      "1) as CSV 'node,c0,c1,...'")
+    out.add_argument('--overlapping', metavar='overlapping.csv',
+                     help="write SymNMF-Net's overlapping communities "
+                     "(BigCLAM's rule on its memberships) as CSV "
+                     "'node,community', one row per membership; community "
+                     "j is column cj of --memberships")
     out.add_argument('--plot', metavar='communities.png',
                      help="draw the graph coloured by SymNMF-Net's "
                      'communities (needs matplotlib)')
@@ -198,7 +203,7 @@ def _check_device(name: str) -> torch.device:
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
-    for flag in ('output', 'memberships', 'plot'):
+    for flag in ('output', 'memberships', 'overlapping', 'plot'):
         path = getattr(args, flag)
         if path is None:
             continue
@@ -555,6 +560,11 @@ def run(args: argparse.Namespace, note=print) -> tuple[str, list[dict]]:
     if args.memberships is not None:
         io.write_memberships(args.memberships, ids,
                              net.estimator.transform(data).cpu())
+    if args.overlapping is not None:
+        nodes, communities = net.estimator.cover_.cpu().nonzero(
+            as_tuple=True)
+        io.write_labels(args.overlapping, [ids[i] for i in nodes.tolist()],
+                        communities)
     if args.plot is not None:
         from .plot import plot_communities
 
