@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence
 
 import torch
 from torch import Tensor
