@@ -1,7 +1,7 @@
 """SymNMF-Net for PyTorch Geometric: unrolled symmetric NMF layers for
 community detection and nonnegative node embeddings."""
-from . import (datasets, functional, init, metrics, readout, solvers,
-               transforms)
+from . import (datasets, features, functional, init, metrics, readout,
+               solvers, transforms)
 from .adjacency import Adjacency, GraphLike, OperatorCache, to_adjacency
 from .estimator import SymNMFClustering
 from .exceptions import ConvergenceWarning
@@ -15,5 +15,5 @@ __all__ = [
     'Adjacency', 'GraphLike', 'OperatorCache', 'to_adjacency',
     'SymNMFNetConv', 'SymNMFNet', 'SymNMFPooling', 'SymNMFClustering',
     'symnmf', 'symnmf_loss', 'METHODS', 'ConvergenceWarning',
-    'datasets', 'functional', 'init', 'metrics', 'readout', 'solvers', 'transforms',
+    'datasets', 'features', 'functional', 'init', 'metrics', 'readout', 'solvers', 'transforms',
 ]

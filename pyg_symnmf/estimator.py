@@ -11,6 +11,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from .adjacency import Adjacency, to_adjacency
+from .features import FEATURE_INITS, feature_graph
 from .factorize import (factorize, raw_operator, run_net, select_k,
                         validate_method)
 from .functional import propagate, symnmf_loss_of
@@ -109,6 +110,14 @@ class SymNMFClustering:
             affiliations :math:`\mathbf{F}`. (default: :obj:`"squared"`)
         seed (int): Seeds the start, the encoder's initial weights and the
             training: the same seed gives the same result. (default: 0)
+        features (bool): When ``data.x`` exists (and no ``encoder`` is
+            given), factor :func:`~pyg_symnmf.features.feature_graph` of
+            the graph and the features instead of the graph alone; a graph
+            without ``x`` is factored as is. (default: :obj:`True`)
+        n_init (int, optional): Starts of a classical method (seeds
+            ``seed``, ``seed + 1``, ...), the lowest loss kept. (default:
+            :obj:`~pyg_symnmf.features.FEATURE_INITS` on a feature-aware
+            operator, else 1)
         verbose (bool): Progress bar / loss printing. (default: False)
 
     Attributes:
@@ -141,7 +150,8 @@ class SymNMFClustering:
                  normalize: Optional[bool] = None,
                  pretrained: Optional[bool] = None,
                  loss: str = 'squared', seed: int = 0,
-                 verbose: bool = False) -> None:
+                 verbose: bool = False, features: bool = True,
+                 n_init: Optional[int] = None) -> None:
         self.k = k
         self.method = method
         self.num_layers = num_layers
@@ -157,6 +167,8 @@ class SymNMFClustering:
         self.loss = loss
         self.seed = seed
         self.verbose = verbose
+        self.features = features
+        self.n_init = n_init
 
     # scikit-learn's parameter protocol, without importing scikit-learn.
     @classmethod
@@ -192,6 +204,8 @@ class SymNMFClustering:
         if self.loss not in LOSSES:
             raise ValueError(f"Unknown loss {self.loss!r}; use one of "
                              f"{LOSSES}")
+        if self.n_init is not None:
+            check_number('n_init', self.n_init, integer=True, low=1)
         if self.encoder is not None and self.method != 'net':
             raise ValueError("An 'encoder' needs method='net'")
         if isinstance(self.encoder, str) and self.encoder not in ENCODERS:
@@ -248,7 +262,8 @@ class SymNMFClustering:
             self.model_ = None
             result = factorize(adj, k, self.method, max_iter=self.max_iter,
                                tol=self.tol, alpha=self.alpha, seed=self.seed,
-                               verbose=self.verbose)
+                               verbose=self.verbose,
+                               n_init=self._n_init(x))
             self.loss_curve_, self.n_iter_ = result.loss_curve, result.n_iter
             self.embedding_ = result.h
         check_finite('memberships', self.embedding_)
@@ -293,7 +308,8 @@ class SymNMFClustering:
         else:
             h = factorize(adj, check_rank(self.n_communities_, adj.num_nodes),
                           self.method, max_iter=self.max_iter, tol=self.tol,
-                          alpha=self.alpha, seed=self.seed, warn=False).h
+                          alpha=self.alpha, seed=self.seed, warn=False,
+                          n_init=self._n_init(x)).h
         check_finite('memberships', h)
         return self._overlapping(adj, h)[0] \
             if self.loss == 'bernoulli_poisson' else h
@@ -309,7 +325,26 @@ class SymNMFClustering:
                            normalize=self.normalize)
         if self.encoder is not None and x is None:
             raise ValueError("The encoder needs node features 'data.x'")
+        if self._uses_features(x):
+            # The raw fused graph stands in for the graph (k='auto' scores
+            # modularity on it).
+            graph = feature_graph(x, graph, edge_weight, data.num_nodes,
+                                  k=self.k if isinstance(self.k, int)
+                                  and self.k >= 1 else None,
+                                  normalize=False, seed=self.seed,
+                                  dtype=adj.dtype)
+            edge_weight = None
+            adj = to_adjacency(graph.csr, normalize=self.normalize,
+                               dtype=adj.dtype)
         return adj, x, (graph, edge_weight)
+
+    def _uses_features(self, x: Optional[Tensor]) -> bool:
+        return bool(self.features) and x is not None and self.encoder is None
+
+    def _n_init(self, x: Optional[Tensor]) -> int:
+        if self.n_init is not None:
+            return self.n_init
+        return FEATURE_INITS if self._uses_features(x) else 1
 
     def _build_net(self, k: int, x: Optional[Tensor]) -> torch.nn.Module:
         with torch.random.fork_rng(devices=[]):

@@ -11,7 +11,8 @@ from torch import Tensor
 
 from .adjacency import Adjacency, GraphLike, to_adjacency
 from .auto_k import KSelection, choose_k, default_max_k
-from .functional import gram, loss_value, propagate
+from .features import FEATURE_INITS, feature_graph
+from .functional import gram, loss_value, propagate, symnmf_loss_of
 from .init import optimal_scale, random_membership, spectral_membership
 from .nn import SymNMFNet
 from .solvers import CLASSICAL_METHODS, DEFAULT_ALPHA, SolverResult, solve
@@ -39,6 +40,9 @@ def symnmf(
     normalize: Optional[bool] = None,
     batch: Optional[Tensor] = None,
     verbose: bool = False,
+    x: Optional[Tensor] = None,
+    features: bool = True,
+    n_init: Optional[int] = None,
 ) -> Tensor:
     r"""Symmetric NMF :math:`\min_{\mathbf{H}\ge 0}\|\mathbf{A} -
     \mathbf{H}\mathbf{H}^\top\|_F^2` of a graph.
@@ -75,6 +79,15 @@ def symnmf(
         batch (torch.Tensor, optional): Sorted graph index of each node:
             each graph of the batch is factored on its own.
         verbose (bool): Print the loss every 10 iterations.
+        x (torch.Tensor, optional): Node features :math:`(N, F)` (dense or
+            sparse). With ``features=True`` the factored operator is
+            :func:`~pyg_symnmf.features.feature_graph` of the graph and
+            ``x`` (each graph of a batch on its own).
+        features (bool): Use ``x`` when given. (default: :obj:`True`)
+        n_init (int, optional): Starts tried (seeds ``seed``,
+            ``seed + 1``, ...), the lowest loss kept. (default: 1, or
+            :obj:`~pyg_symnmf.features.FEATURE_INITS` on a feature-aware
+            operator)
 
     Returns:
         :math:`\mathbf{H}` of shape :math:`(N, k)`, nonnegative (the best
@@ -87,21 +100,39 @@ def symnmf(
                        dtype=h0.dtype if isinstance(h0, Tensor)
                        and h0.is_floating_point() else None)
     batch = check_batch(batch, adj.num_nodes)
+    use_x = x is not None and features
     raw = None
-    if k == 'auto':
-        if h0 is not None:
+    if k == 'auto' or use_x:
+        if h0 is not None and k == 'auto':
             raise ValueError("k='auto' chooses k, so 'h0' cannot be given")
         raw = raw_operator(edge_index, edge_weight, adj)
+    if n_init is None:
+        n_init = FEATURE_INITS if use_x else 1
     options = dict(method=method, max_iter=max_iter, tol=tol, alpha=alpha,
-                   seed=seed, verbose=verbose)
+                   seed=seed, verbose=verbose, n_init=n_init)
+
+    def operators(raw_graph: Adjacency, graph_adj: Adjacency, rows: slice
+                  ) -> tuple[Adjacency, Optional[Adjacency]]:
+        """The factored operator and modularity's raw one (k='auto')."""
+        if not use_x:
+            return graph_adj, raw_graph if k == 'auto' else None
+        fused = feature_graph(_rows(x, rows), raw_graph, k=None if
+                              k == 'auto' else k, normalize=False, seed=seed,
+                              dtype=graph_adj.dtype)
+        return to_adjacency(fused.csr, normalize=normalize is not False,
+                            dtype=graph_adj.dtype), fused
+
     if batch is None:
-        k = select_k(raw, seed).k if raw is not None else k
-        return factorize(adj, k, h0=h0, **options).h
+        op, op_raw = operators(raw, adj, slice(None))
+        k = select_k(op_raw, seed).k if k == 'auto' else k
+        return factorize(op, k, h0=h0, **options).h
     raw_parts = split_batch(raw, batch) if raw is not None else None
     parts = []
     for i, (sub, start, end) in enumerate(split_batch(adj, batch)):
-        k_sub = select_k(raw_parts[i][0], seed).k if raw is not None else k
-        h = factorize(sub, k_sub, h0=None if h0 is None else h0[start:end],
+        op, op_raw = operators(raw_parts[i][0] if raw is not None else None,
+                               sub, slice(start, end))
+        k_sub = select_k(op_raw, seed).k if k == 'auto' else k
+        h = factorize(op, k_sub, h0=None if h0 is None else h0[start:end],
                       **options).h
         parts.append(h)
     width = max((h.size(1) for h in parts), default=0)
@@ -140,13 +171,21 @@ def factorize(adj: Adjacency, k: int, method: str = 'anls', *,
               max_iter: int = 300, tol: float = 1e-6,
               alpha: float = DEFAULT_ALPHA, seed: int = 0,
               h0: Optional[Tensor] = None, verbose: bool = False,
-              warn: bool = True, net: Optional[SymNMFNet] = None
-              ) -> SolverResult:
+              warn: bool = True, net: Optional[SymNMFNet] = None,
+              n_init: int = 1) -> SolverResult:
     """:func:`symnmf` on a built operator, returning the diagnostics too
     (loss curve, iterations, SpMMs). Validates every argument. With
     ``method="net"``, ``net`` (default: :meth:`SymNMFNet.pretrained`) runs
     from ``h0`` or from its spectral start (:func:`run_net`); ``max_iter``,
-    ``tol`` and ``alpha`` concern the classical methods only."""
+    ``tol`` and ``alpha`` concern the classical methods only. ``n_init > 1``
+    runs the starts of seeds ``seed, seed + 1, ...`` (not with ``h0``) and
+    returns the one of lowest loss."""
+    check_number('n_init', n_init, integer=True, low=1)
+    if n_init > 1 and h0 is None:
+        runs = [factorize(adj, k, method, max_iter=max_iter, tol=tol,
+                          alpha=alpha, seed=seed + i, verbose=verbose,
+                          warn=warn, net=net) for i in range(n_init)]
+        return min(runs, key=lambda r: float(symnmf_loss_of(adj, r.h)))
     validate_method(method)
     k = check_rank(k, adj.num_nodes)
     check_number('max_iter', max_iter, integer=True, low=0)
@@ -232,6 +271,16 @@ def run_net(net: SymNMFNet, adj: Adjacency, h0: Tensor) -> SolverResult:
     result.n_spmm = net.num_layers + 1
     result.converged = True
     return result
+
+
+def _rows(x: Tensor, rows: slice) -> Tensor:
+    """Rows of dense or sparse features."""
+    if rows == slice(None):
+        return x
+    if isinstance(x, Tensor) and x.is_sparse:
+        return x.index_select(0, torch.arange(rows.start, rows.stop,
+                                              device=x.device))
+    return x[rows]
 
 
 def validate_method(method: Union[str, object]) -> str:
