@@ -12,13 +12,16 @@ features per community, mixing 0.1/0.3).
 
 Methods (each one call, the same settings for every graph):
 
-- ``SymNMF``: ``SymNMFClustering(k).fit(data).overlapping_communities_``
-  (squared loss, ANLS; BigCLAM's rule on the calibrated memberships);
-- ``SymNMF + BP``: ``SymNMFClustering(k, loss='bernoulli_poisson')`` (the
-  squared-loss memberships, calibrated, refined on the Bernoulli-Poisson
-  likelihood, then BigCLAM's rule);
-- ``SymNMF (old readout)``: ``readout.overlapping_communities`` (normalised
-  rows >= 0.25, plus each row's argmax), the previous readout;
+- ``SymNMF``: ``SymNMFClustering(k).fit(data).cover_``, the default
+  call: ANLS on the feature-aware operator
+  (:func:`pyg_symnmf.features.feature_graph`) when the graph has features,
+  BigCLAM's rule on the calibrated memberships; ``no features``: on the
+  graph alone (``features=False``);
+- ``SymNMF + BP``: ``SymNMFClustering(k, loss='bernoulli_poisson')``: the
+  same memberships, calibrated, refined on the Bernoulli-Poisson
+  likelihood of the graph, then BigCLAM's rule;
+- ``old readout``: ``readout.overlapping_communities`` (normalised rows >=
+  0.25, plus each row's argmax) of the graph-only memberships;
 - ``BigCLAM``: :func:`pyg_symnmf.overlapping.bigclam` (neighbourhood seeds
   of locally minimal conductance, Bernoulli-Poisson fit, delta rule);
 - ``NOCD-style GCN``: a 2-layer GCN (128 hidden, batch norm, dropout 0.5,
@@ -40,6 +43,7 @@ import os
 import statistics
 import sys
 import warnings
+from functools import partial
 
 import numpy as np
 import torch
@@ -98,17 +102,12 @@ def graphs(quick: bool):
         yield name, data, cover
 
 
-def symnmf_squared(data, k, seed, epochs):
-    return SymNMFClustering(k, seed=seed).fit(data).cover_
-
-
-def symnmf_bp(data, k, seed, epochs):
-    return SymNMFClustering(k, loss='bernoulli_poisson',
-                            seed=seed).fit(data).cover_
+def symnmf(data, k, seed, epochs, **options):
+    return SymNMFClustering(k, seed=seed, **options).fit(data).cover_
 
 
 def symnmf_old_readout(data, k, seed, epochs):
-    h = SymNMFClustering(k, seed=seed).fit(data).embedding_
+    h = SymNMFClustering(k, seed=seed, features=False).fit(data).embedding_
     return overlapping_communities(normalize_rows(h))
 
 
@@ -198,9 +197,12 @@ def leiden(data, k, seed, epochs):
 
 
 METHODS = {
-    'SymNMF': symnmf_squared,
-    'SymNMF + BP': symnmf_bp,
-    'SymNMF (old readout)': symnmf_old_readout,
+    'SymNMF': symnmf,
+    'SymNMF, no features': partial(symnmf, features=False),
+    'SymNMF + BP': partial(symnmf, loss='bernoulli_poisson'),
+    'SymNMF + BP, no features': partial(symnmf, loss='bernoulli_poisson',
+                                        features=False),
+    'SymNMF, old readout, no features': symnmf_old_readout,
     'BigCLAM': bigclam,
     'NOCD-style GCN': nocd_gcn,
     'Leiden': leiden,
