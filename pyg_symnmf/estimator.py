@@ -18,7 +18,7 @@ from .functional import propagate, symnmf_loss_of
 from .init import random_membership, spectral_membership
 from .nn import SymNMFNet
 from .overlapping import (affiliations, community_lists, edge_set,
-                          fit_bernoulli_poisson, membership_threshold)
+                          fit_bernoulli_poisson, overlapping_communities)
 from .readout import normalize_rows
 from .solvers import DEFAULT_ALPHA, SolverResult
 from .training import train
@@ -127,7 +127,7 @@ class SymNMFClustering:
         embedding_ (torch.Tensor): Memberships :math:`\mathbf{H}`
             :math:`(N, k)` of the fitted graph.
         cover_ (torch.Tensor): Overlapping communities, boolean
-            :math:`(N, k)`, by BigCLAM's rule
+            :math:`(N, k)`, by BigCLAM's rule and BIC
             (:func:`~pyg_symnmf.overlapping.overlapping_communities`): a
             node may be in several communities or in none.
         overlapping_communities_ (list[list[int]]): The nodes of each
@@ -276,7 +276,7 @@ class SymNMFClustering:
     def _overlapping(self, data: Data, adj: Adjacency, h: Tensor
                      ) -> tuple[Tensor, Tensor]:
         """The memberships (the Bernoulli-Poisson affiliations with that
-        loss) and their cover by BigCLAM's rule. The model explains the
+        loss) and their cover by BigCLAM's rule and BIC. The model explains the
         edges of the graph itself, also when ``h`` factors the
         feature-aware operator (measured on the ego nets of
         ``benchmarks/overlapping.py``: the fused graph's edges as the
@@ -287,7 +287,7 @@ class SymNMFClustering:
             f = fit_bernoulli_poisson(edges, f, max_iter=self.max_iter,
                                       tol=self.tol, warn=False).h
             h = f.to(h.dtype)
-        return h, f >= membership_threshold(edges)
+        return h, overlapping_communities(f, edges, calibrate=False)
 
     def transform(self, data: Data) -> Tensor:
         r"""Soft memberships of the nodes of ``data`` (rows sum to one; a

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from pyg_symnmf import SymNMFClustering, datasets, to_adjacency
+from pyg_symnmf import SymNMFClustering, datasets, symnmf, to_adjacency
 from pyg_symnmf import overlapping as ov
 from pyg_symnmf.cli import main
 from pyg_symnmf.metrics import community_f1, overlapping_nmi
@@ -60,11 +60,34 @@ def test_threshold_follows_bigclams_rule():
     eps = edges.num_edges / (40 * 39)  # ordered pairs
     delta = math.sqrt(-math.log(1 - eps))
     assert ov.membership_threshold(edges) == pytest.approx(delta)
-    f = torch.rand(40, 3, generator=torch.Generator().manual_seed(0),
-                   dtype=torch.float64) * 2 * delta
+    # Calibrated squared-loss memberships: some are weak.
+    f = ov.affiliations(symnmf(edge_index, 6, num_nodes=40).double(),
+                        edge_index)
+    plain = ov.overlapping_communities(f, edge_index, calibrate=False,
+                                       prune=False)
+    assert torch.equal(plain, f >= delta)
+    assert plain.any() and not plain.all()
+    # Pruned: the memberships that also pay their BIC price.
+    cost = 0.5 * math.log(40 * 39 / 2)
+    assert ov.bic_cost(edge_index, 40) == pytest.approx(cost)
     cover = ov.overlapping_communities(f, edge_index, calibrate=False)
-    assert torch.equal(cover, f >= delta)
-    assert cover.any() and not cover.all()
+    gain = ov.membership_gain(f, edge_index)
+    assert torch.equal(cover, (f >= delta) & (gain >= cost))
+    assert cover.any() and not torch.equal(cover, plain)
+
+
+def test_membership_gain_matches_the_dense_likelihood():
+    edge_index, _ = random_graph(25, 60, 4, weighted=False)
+    f = torch.rand(25, 3, generator=torch.Generator().manual_seed(4),
+                   dtype=torch.float64)
+    gain = ov.membership_gain(f, edge_index)
+    full = dense_bp_loss(edge_index, f, 25)
+    for i, c in [(0, 0), (3, 1), (17, 2), (24, 0)]:
+        without = f.clone()
+        without[i, c] = 0
+        # Ordered pairs in the loss: each pair at i counts twice.
+        expected = (dense_bp_loss(edge_index, without, 25) - full) / 2
+        assert float(gain[i, c]) == pytest.approx(float(expected), rel=1e-9)
 
 
 def test_calibration_is_the_likelihood_maximum_along_the_ray():
@@ -83,7 +106,8 @@ def test_calibration_is_the_likelihood_maximum_along_the_ray():
     assert loss <= ov.bp_loss(edge_index, f * 0.99)
     # The cover is BigCLAM's rule on those affiliations.
     delta = ov.membership_threshold(ov.edge_set(adj))
-    assert torch.equal(ov.overlapping_communities(h, adj), f >= delta)
+    assert torch.equal(ov.overlapping_communities(h, adj, prune=False),
+                       f >= delta)
 
 
 def test_cover_keeps_each_nodes_order_of_memberships(planted):
