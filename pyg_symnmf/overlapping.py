@@ -119,7 +119,8 @@ def bp_loss(graph: GraphLike, f: Tensor,
             num_nodes: Optional[int] = None) -> Tensor:
     r"""The Bernoulli-Poisson negative log-likelihood :math:`\ell(\mathbf{F})`
     (module docstring; ordered pairs, so each undirected pair counts twice)
-    of affiliations ``f`` :math:`(N, k)`, in :math:`O(|\mathcal{E}|k)`."""
+    of affiliations ``f`` :math:`(N, k)`, in :math:`O(|\mathcal{E}|k)`: a
+    0-dim tensor, without gradient (the fit computes its own)."""
     edges = edge_set(graph, num_nodes if num_nodes is not None
                      else f.size(0))
     check_nodes_tensor('f', f, edges.num_nodes, edges.device, f.dtype)
@@ -235,7 +236,7 @@ def _calibrated_scale(edges: Adjacency, f: Tensor) -> float:
         return float((x / torch.expm1(t * x)).sum()) - non_edges
 
     lo, hi = -60.0, 60.0  # log t
-    for _ in range(100):
+    while hi - lo > 1e-10:
         mid = (lo + hi) / 2
         if excess(math.exp(mid)) > 0:
             lo = mid
@@ -393,29 +394,31 @@ def _neighborhood_seeds(edges: Adjacency, k: int) -> Tensor:
     r"""BigCLAM's start: the closed neighbourhoods of the :math:`k` nodes
     of lowest neighbourhood conductance among those that are locally
     minimal (no neighbour's is lower), as a 0/1 matrix :math:`(N, k)`;
-    fewer such nodes leave the remaining columns to the next lowest."""
+    fewer such nodes leave the remaining columns to the next lowest.
+    Triangles come from the sparse product :math:`\mathbf{A}^2`, whose
+    :math:`\sum_i d_i^2` entries bound the memory."""
     n = edges.num_nodes
     row, col = edges.row(), edges.col()
     deg = edges.degree()
     # Triangles at i: half the i-th row sum of (A A) * A (sparse).
     a = edges.csr.to_sparse_coo()
     tri = torch.sparse.sum((a @ a) * a, 1).to_dense() / 2 \
-        if edges.num_edges else torch.zeros(n, dtype=torch.float64)
-    vol = deg + torch.zeros(n, dtype=torch.float64).index_add_(
-        0, row, deg[col])
+        if edges.num_edges else deg.new_zeros(n)
+    vol = deg + deg.new_zeros(n).index_add_(0, row, deg[col])
     inside = 2 * (deg + tri)
     cut = vol - inside
     denom = torch.minimum(vol, deg.sum() - vol)
     phi = torch.where(denom > 0, cut / denom.clamp_min(1e-30),
                       torch.ones_like(vol))
     phi = torch.where(deg > 0, phi, torch.full_like(phi, 2.0))
-    nbr_min = torch.full((n,), math.inf, dtype=torch.float64).scatter_reduce(
+    nbr_min = torch.full((n,), math.inf, dtype=torch.float64,
+                         device=edges.device).scatter_reduce(
         0, row, phi[col], 'amin')
     local = phi <= nbr_min
     order = torch.argsort(phi + 10.0 * (~local).double(), stable=True)
-    f = torch.zeros(n, k, dtype=torch.float64)
+    f = torch.zeros(n, k, dtype=torch.float64, device=edges.device)
     seeds = order[:k]
-    f[seeds, torch.arange(seeds.numel())] = 1.0
+    f[seeds, torch.arange(seeds.numel(), device=edges.device)] = 1.0
     # The neighbours of each seed: rows of A at the seeds.
     f[:, :seeds.numel()] += torch.index_select(
         a, 0, seeds).to_dense().t().clamp_max(1)

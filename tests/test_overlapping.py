@@ -252,3 +252,16 @@ def test_cli_overlapping_agrees_with_memberships(tmp_path):
         outside = [m[node][c] for c in range(3) if c not in cs]
         assert all(inside >= v for v in outside)
         assert int(np.argmax(m[node])) in cs
+
+
+def test_readout_commutes_with_a_node_permutation(planted):
+    h = SymNMFClustering(4).fit(planted).embedding_
+    cover = ov.overlapping_communities(h, planted.edge_index)
+    perm = torch.randperm(300, generator=torch.Generator().manual_seed(5))
+    inverse = torch.argsort(perm)
+    # Node perm[i] of the original graph becomes node i.
+    permuted = inverse[planted.edge_index]
+    assert torch.equal(ov.overlapping_communities(h[perm], permuted),
+                       cover[perm])
+    assert overlapping_nmi(cover[perm], planted.cover[perm]) == \
+        pytest.approx(overlapping_nmi(cover, planted.cover))
