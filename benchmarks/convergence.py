@@ -49,7 +49,7 @@ def main():
         net, train = timed(lambda depth=depth: SymNMFClustering(
             K, method='net', pretrained=False, num_layers=depth,
             epochs=args.epochs,
-            normalize=normalize, seed=args.seed).fit(data))
+            normalize=normalize, seed=args.seed, features=False).fit(data))
         h0 = random_membership(adj, K, args.seed)
         with torch.no_grad():
             h, infer = timed(lambda: net.model_(h0, adj))

@@ -411,7 +411,7 @@ def part_finetune(graphs, args):
         sq = float(adj.sq_norm)
         fresh, t_fresh = timed(lambda: SymNMFClustering(
             k, method='net', pretrained=False, num_layers=20,
-            epochs=args.epochs, seed=0).fit(data))
+            epochs=args.epochs, seed=0, features=False).fit(data))
         curve = fresh.loss_curve_
         l_fresh = min(curve)
         e_fresh = next(e for e, v in enumerate(curve)
@@ -419,7 +419,7 @@ def part_finetune(graphs, args):
         inference = factorize(adj, k, 'net', seed=0).loss_curve[-1]
         tuned, t_tuned = timed(lambda: SymNMFClustering(
             k, method='net', pretrained=True,
-            epochs=args.finetune_epochs, seed=0).fit(data))
+            epochs=args.finetune_epochs, seed=0, features=False).fit(data))
         tcurve = tuned.loss_curve_
         if inference <= l_fresh * (1 + RTOL):
             e_tuned = 0
@@ -553,7 +553,7 @@ def part_autok_real(graphs):
         edges = list(zip(row_i[keep].tolist(), col_i[keep].tolist()))
         weights = w[keep].tolist()
         est, sec = timed(lambda: SymNMFClustering(
-            'auto', method='net', seed=0).fit(data))
+            'auto', method='net', seed=0, features=False).fit(data))
         g = ig.Graph(n=data.num_nodes, edges=edges)
         g.es['weight'] = weights
         part, t_leiden = timed(lambda: leidenalg.find_partition(

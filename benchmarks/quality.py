@@ -50,7 +50,7 @@ def run_dataset(name: str, seed: int, epochs: int, iters: int):
     net, sec = timed(lambda: SymNMFClustering(
         k, method='net', pretrained=False, num_layers=20, epochs=epochs,
         normalize=normalize,
-        seed=seed).fit(data))
+        seed=seed, features=False).fit(data))
     add('SymNMF-Net (20 blocks)', net.labels_, sec, net.embedding_)
     h, sec = timed(lambda: symnmf(adj, k, method='net', seed=seed))
     add('SymNMF-Net (pretrained, 30 SpMMs)', h.argmax(1), sec, h)

@@ -7,6 +7,13 @@ a graph file (``pyg-symnmf graph.csv -k 5``: an edge list, ``.npz``,
 Planetoid:Cora`` for a PyG dataset. The table gives, per method, ACC, NMI
 and ARI (when ground-truth labels are known), modularity, conductance, the
 SymNMF loss and the time taken.
+
+When the graph has node features (``--pyg`` datasets and ``.pt`` files with
+``x``, or ``--features FILE`` for other graphs), the feature-aware rows
+come first (SymNMF of :func:`~pyg_symnmf.features.feature_graph`), then the
+graph-only rows and the peers: smoothed-feature k-means, spectral
+clustering, Leiden and, up to :obj:`DMON_MAX_NODES` nodes, DMoN.
+``--no-features`` factors the graph alone.
 """
 from __future__ import annotations
 
@@ -26,7 +33,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from . import io, metrics
+from . import features, io, metrics
 from .adjacency import Adjacency, to_adjacency
 from .datasets import DATASETS, NORMALIZE
 from .estimator import SymNMFClustering
@@ -37,6 +44,8 @@ __all__ = ['main', 'parse_args', 'run', 'format_table', 'CLIError']
 
 PROG = 'pyg-symnmf'
 PEERS_HINT = "pip install 'pyg_symnmf[peers]'"
+DMON_MAX_NODES = 5000  # DMoN trains on the dense N x N adjacency
+DMON_EPOCHS = 500
 MISSING = '-'
 
 
@@ -84,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument('--root', default='./data',
                        help='folder of the --pyg datasets (default: '
                        './data)')
+    graph.add_argument('--features', metavar='FILE',
+                       help="node features: CSV 'node,f0,f1,...' with the "
+                       'ids of the graph file, or .npz (a SciPy sparse '
+                       "matrix, or an array 'x') whose row i is node i")
+    graph.add_argument('--no-features', dest='use_features',
+                       action='store_false',
+                       help='factor the graph alone, ignoring node features')
     graph.add_argument('--labels', metavar='FILE',
                        help="ground truth as CSV 'node,label' with the "
                        'original node ids (adds ACC, NMI, ARI)')
@@ -129,10 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     out = parser.add_argument_group('outputs')
     out.add_argument('--output', metavar='labels.csv',
-                     help="write SymNMF-Net's community of each node as CSV "
+                     help="write the first row's community of each node as CSV "
                      "'node,community'")
     out.add_argument('--memberships', metavar='memberships.csv',
-                     help="write SymNMF-Net's soft memberships (rows sum to "
+                     help="write the first row's soft memberships (rows sum to "
                      "1) as CSV 'node,c0,c1,...'")
     out.add_argument('--overlapping', metavar='overlapping.csv',
                      help="write SymNMF-Net's overlapping communities "
@@ -140,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "'node,community', one row per membership; community "
                      "j is column cj of --memberships")
     out.add_argument('--plot', metavar='communities.png',
-                     help="draw the graph coloured by SymNMF-Net's "
+                     help="draw the graph coloured by the first row's "
                      'communities (needs matplotlib)')
     out.add_argument('--quiet', action='store_true', help='no notes')
     out.add_argument('--verbose', action='store_true',
@@ -242,6 +258,7 @@ class Graph:
     notices: list[str] = field(default_factory=list)
     y: Optional[np.ndarray] = None  # ground truth, -1 = unknown
     num_classes: Optional[int] = None
+    x: Any = None  # node features (tensor), when known
 
 
 def load_graph(args: argparse.Namespace) -> Graph:
@@ -251,6 +268,8 @@ def load_graph(args: argparse.Namespace) -> Graph:
         result = io.read_graph(args.input)
         graph = Graph(Path(args.input).name, _bare(result.data),
                       list(result.node_ids), True, list(result.notices))
+        graph.x = result.data.get('x')
+        graph.y = _class_labels(result.data)
     elif args.pyg is not None:
         data = io.load_pyg_dataset(args.pyg, root=args.root)
         graph = _from_pyg(args.pyg, data)
@@ -263,6 +282,20 @@ def load_graph(args: argparse.Namespace) -> Graph:
         graph.y = data.y.cpu().numpy()
     if args.normalize is not None:
         graph.normalize = args.normalize
+    if args.features is not None:
+        if args.input is None:
+            raise CLIError('--features is for graph files; --pyg datasets '
+                           'carry their own')
+        graph.x = _read_features(args.features, graph.node_ids,
+                                 graph.notices)
+    if graph.x is not None and args.use_features and \
+            not features.informative(graph.x):
+        graph.notices.append('the node features only name the nodes '
+                             '(one-hot ids or constant rows); factoring the '
+                             'graph alone')
+        graph.x = None
+    if not args.use_features:
+        graph.x = None
     if args.labels is not None:
         graph.y = _read_labels(args.labels, graph.node_ids, graph.notices)
     if graph.y is not None:
@@ -299,11 +332,87 @@ def _from_pyg(name: str, data: Data) -> Graph:
     notices = [n.replace(f"'{path}'", name) for n in result.notices]
     graph = Graph(name, _bare(result.data), list(result.node_ids), True,
                   notices)
+    graph.y = _class_labels(data)
+    graph.x = data.get('x')
+    return graph
+
+
+def _class_labels(data: Data) -> Optional[np.ndarray]:
+    """``data.y`` when it holds one integer class per node."""
     y = data.get('y')
     if isinstance(y, Tensor) and y.dim() == 1 and \
             y.numel() == data.num_nodes and not y.is_floating_point():
-        graph.y = y.cpu().numpy().astype(np.int64)
-    return graph
+        return y.cpu().numpy().astype(np.int64)
+    return None
+
+
+def _read_features(path: str, node_ids: list, notices: list[str]):
+    """Feature rows in node order: a dense tensor (CSV) or a sparse one
+    (SciPy ``.npz``); nodes without a row get zeros, with a notice."""
+    _check_readable(path, '--features')
+    if path.endswith('.npz'):
+        return _npz_features(path, node_ids)
+    try:
+        with open(path, newline='', encoding='utf-8-sig') as f:
+            rows = [row for row in csv.reader(f) if row and
+                    not row[0].lstrip().startswith('#')]
+    except UnicodeDecodeError as err:
+        raise CLIError(f"--features: '{path}' is not UTF-8 text ({err})") \
+            from None
+    if rows and rows[0][0].strip().lower() in ('node', 'id', 'node_id'):
+        rows = rows[1:]
+    if not rows or len(rows[0]) < 2:
+        raise CLIError(f"--features: '{path}' holds no 'node,f0,f1,...' "
+                       'rows')
+    position = {str(node): i for i, node in enumerate(node_ids)}
+    x = np.zeros((len(node_ids), len(rows[0]) - 1))
+    seen = np.zeros(len(node_ids), dtype=bool)
+    for number, row in enumerate(rows, start=1):
+        if len(row) != x.shape[1] + 1:
+            raise CLIError(f"--features: '{path}', row {number}: expected "
+                           f'{x.shape[1] + 1} fields, got {len(row)}')
+        index = position.get(row[0].strip())
+        if index is None:
+            continue
+        try:
+            x[index] = [float(v) for v in row[1:]]
+        except ValueError:
+            raise CLIError(f"--features: '{path}', row {number}: a value is "
+                           'not a number') from None
+        seen[index] = True
+    if not np.isfinite(x).all():
+        raise CLIError(f"--features: '{path}' holds NaN or infinite values")
+    if not seen.all():
+        notices.append(f'--features: {int((~seen).sum())} node(s) have no '
+                       'feature row; they get zeros')
+    return torch.from_numpy(x).float()
+
+
+def _npz_features(path: str, node_ids: list):
+    import scipy.sparse
+
+    try:
+        matrix = scipy.sparse.load_npz(path).tocsr()
+    except (ValueError, OSError, KeyError):
+        with np.load(path) as arrays:
+            key = 'x' if 'x' in arrays else (arrays.files[0] if
+                                             len(arrays.files) == 1 else None)
+            if key is None:
+                raise CLIError(f"--features: '{path}' holds neither a SciPy "
+                               "sparse matrix nor one array 'x'") from None
+            matrix = scipy.sparse.csr_matrix(np.asarray(arrays[key],
+                                                        dtype=float))
+    if not all(isinstance(i, (int, np.integer)) and 0 <= i < matrix.shape[0]
+               for i in node_ids):
+        raise CLIError(f"--features: '{path}' has {matrix.shape[0]} rows; "
+                       'row i is node i, so node ids must be integers '
+                       f'0..{matrix.shape[0] - 1} (use a CSV for other ids)')
+    coo = matrix[np.asarray(node_ids, dtype=np.int64)].tocoo()
+    if not np.isfinite(coo.data).all():
+        raise CLIError(f"--features: '{path}' holds NaN or infinite values")
+    index = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
+    return torch.sparse_coo_tensor(index, torch.from_numpy(
+        coo.data.astype(np.float32)), coo.shape).coalesce()
 
 
 def _read_labels(path: str, node_ids: list, notices: list[str]) -> np.ndarray:
@@ -368,7 +477,11 @@ class Result:
 def _symnmf_row(name: str, graph: Graph, data: Data, adj: Adjacency,
                 k: Union[int, str], method: str,
                 args: argparse.Namespace, note=print) -> Result:
-    if method == 'net':
+    features = 'x' in data and data.x is not None
+    if method == 'net' and features:
+        options = {}
+        name = 'SymNMF-Net + features (pretrained)'
+    elif method == 'net':
         pretrained = args.pretrained and graph.normalize is not False
         if args.pretrained and not pretrained:
             note('note: the pretrained net factors normalised graphs; '
@@ -380,6 +493,8 @@ def _symnmf_row(name: str, graph: Graph, data: Data, adj: Adjacency,
         name = ('SymNMF-Net (pretrained' if pretrained else
                 'SymNMF-Net (fresh') + (f', trained {epochs} epochs)'
                                         if epochs else ')')
+    elif features:
+        options = {}  # the defaults, as a user's first call
     else:
         options = dict(max_iter=args.iters, tol=0.0)
     start = time.perf_counter()
@@ -389,6 +504,41 @@ def _symnmf_row(name: str, graph: Graph, data: Data, adj: Adjacency,
     seconds = time.perf_counter() - start
     return Result(name, estimator.labels_.cpu(), seconds,
                   estimator.embedding_, estimator)
+
+
+def _smoothed_kmeans_row(graph: Graph, k: int, seed: int,
+                         notes: list[str]) -> Optional[Result]:
+    from .features import smoothed_feature_kmeans
+
+    start = time.perf_counter()
+    try:
+        labels = smoothed_feature_kmeans(graph.x.cpu(),
+                                         graph.data.edge_index.cpu(), k,
+                                         _cpu(graph.data.get('edge_weight')),
+                                         seed=seed)
+    except ImportError:
+        notes.append(f'smoothed-feature k-means skipped ({PEERS_HINT})')
+        return None
+    return Result('smoothed-feature k-means', labels,
+                  time.perf_counter() - start)
+
+
+def _dmon_row(graph: Graph, k: int, seed: int, notes: list[str]
+              ) -> Optional[Result]:
+    from .peers import gcn_pool_clustering
+
+    n = graph.data.num_nodes
+    if n > DMON_MAX_NODES:
+        notes.append(f'DMoN skipped: {n} nodes (its dense adjacency is '
+                     f'used up to {DMON_MAX_NODES})')
+        return None
+    data = Data(x=graph.x.cpu(), edge_index=graph.data.edge_index.cpu(),
+                num_nodes=n)
+    start = time.perf_counter()
+    labels = gcn_pool_clustering(data, k, 'DMoN', epochs=DMON_EPOCHS,
+                                 seed=seed)
+    return Result(f'DMoN ({DMON_EPOCHS} epochs)', labels,
+                  time.perf_counter() - start)
 
 
 def _spectral_row(graph: Graph, k: int, seed: int, notes: list[str]
@@ -531,8 +681,19 @@ def run(args: argparse.Namespace, note=print) -> tuple[str, list[dict]]:
     data = graph.data.to(device)
     adj = to_adjacency(data.edge_index, data.get('edge_weight'),
                        data.num_nodes, normalize=graph.normalize)
-    net = _symnmf_row('SymNMF-Net', graph, data, adj, k, 'net', args, note)
-    results = [net]
+    results = []
+    if graph.x is not None:  # the feature-aware rows first
+        attributed = data.clone()
+        attributed.x = graph.x.to(device)
+        results.append(_symnmf_row('SymNMF + features (ANLS)', graph,
+                                   attributed, adj, k, 'anls', args, note))
+        chosen_k = results[0].estimator.n_communities_
+        results.append(_symnmf_row('', graph, attributed, adj, chosen_k,
+                                   'net', args, note))
+    results.append(_symnmf_row('SymNMF-Net', graph, data, adj,
+                               k if graph.x is None else chosen_k, 'net',
+                               args, note))
+    net = results[0]  # the first row is written by --output and --plot
     chosen_k = net.estimator.n_communities_  # k='auto' is chosen once
     for method in args.methods:
         results.append(_symnmf_row(f'{method.upper()} ({args.iters} iters)',
@@ -540,8 +701,13 @@ def run(args: argparse.Namespace, note=print) -> tuple[str, list[dict]]:
                                    note))
     if args.peers:
         notes: list[str] = []
-        for row in (_spectral_row(graph, chosen_k, args.seed, notes),
-                    _leiden_row(graph, args.seed, notes)):
+        peers = [] if graph.x is None else [
+            _smoothed_kmeans_row(graph, chosen_k, args.seed, notes)]
+        peers += [_spectral_row(graph, chosen_k, args.seed, notes),
+                  _leiden_row(graph, args.seed, notes)]
+        if graph.x is not None:
+            peers.append(_dmon_row(graph, chosen_k, args.seed, notes))
+        for row in peers:
             if row is not None:
                 results.append(row)
         for line in notes:
@@ -572,7 +738,7 @@ def run(args: argparse.Namespace, note=print) -> tuple[str, list[dict]]:
         caption = f"modularity {figures['modularity']:.3f}"
         if 'NMI' in figures:
             caption += f", NMI {figures['NMI']:.3f}"
-        method = f'SymNMF-Net (k={chosen_k})'
+        method = f'{net.name} (k={chosen_k})'
         plot_communities(graph.data.edge_index.cpu(), net.labels,
                          graph.data.num_nodes, args.plot,
                          title=f'{method} on {graph.name}: {caption}',

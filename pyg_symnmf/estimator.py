@@ -11,7 +11,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from .adjacency import Adjacency, to_adjacency
-from .features import FEATURE_INITS, feature_graph
+from .features import FEATURE_INITS, feature_graph, informative
 from .factorize import (factorize, raw_operator, run_net, select_k,
                         validate_method)
 from .functional import propagate, symnmf_loss_of
@@ -110,8 +110,9 @@ class SymNMFClustering:
             affiliations :math:`\mathbf{F}`. (default: :obj:`"squared"`)
         seed (int): Seeds the start, the encoder's initial weights and the
             training: the same seed gives the same result. (default: 0)
-        features (bool): When ``data.x`` exists (and no ``encoder`` is
-            given), factor :func:`~pyg_symnmf.features.feature_graph` of
+        features (bool): When ``data.x`` exists and is informative
+            (:func:`~pyg_symnmf.features.informative`: not constant, not
+            one-hot node ids) and no ``encoder`` is given, factor :func:`~pyg_symnmf.features.feature_graph` of
             the graph and the features instead of the graph alone; a graph
             without ``x`` is factored as is. (default: :obj:`True`)
         n_init (int, optional): Starts of a classical method (seeds
@@ -344,7 +345,8 @@ class SymNMFClustering:
         return adj, x, (graph, edge_weight)
 
     def _uses_features(self, x: Optional[Tensor]) -> bool:
-        return bool(self.features) and x is not None and self.encoder is None
+        return bool(self.features) and self.encoder is None and \
+            informative(x)
 
     def _n_init(self, x: Optional[Tensor]) -> int:
         if self.n_init is not None:

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from .adjacency import Adjacency, GraphLike, to_adjacency
 from .auto_k import KSelection, choose_k, default_max_k
-from .features import FEATURE_INITS, feature_graph
+from .features import FEATURE_INITS, feature_graph, informative
 from .functional import gram, loss_value, propagate, symnmf_loss_of
 from .init import optimal_scale, random_membership, spectral_membership
 from .nn import SymNMFNet
@@ -100,7 +100,7 @@ def symnmf(
                        dtype=h0.dtype if isinstance(h0, Tensor)
                        and h0.is_floating_point() else None)
     batch = check_batch(batch, adj.num_nodes)
-    use_x = x is not None and features
+    use_x = features and informative(x)
     raw = None
     if k == 'auto' or use_x:
         if h0 is not None and k == 'auto':
@@ -178,13 +178,21 @@ def factorize(adj: Adjacency, k: int, method: str = 'anls', *,
     ``method="net"``, ``net`` (default: :meth:`SymNMFNet.pretrained`) runs
     from ``h0`` or from its spectral start (:func:`run_net`); ``max_iter``,
     ``tol`` and ``alpha`` concern the classical methods only. ``n_init > 1``
-    runs the starts of seeds ``seed, seed + 1, ...`` (not with ``h0``) and
-    returns the one of lowest loss."""
+    runs ``n_init`` starts (not with ``h0``): the spectral start of
+    :func:`~pyg_symnmf.init.spectral_membership` (a classical method's
+    first), then those of seeds ``seed + 1, ...``, and returns the result
+    of lowest loss."""
     check_number('n_init', n_init, integer=True, low=1)
     if n_init > 1 and h0 is None:
+        check_rank(k, adj.num_nodes)
+        first = None
+        if method != 'net':
+            first = spectral_membership(adj, k, seed=seed)
+            first = first * optimal_scale(first, propagate(adj, first))
         runs = [factorize(adj, k, method, max_iter=max_iter, tol=tol,
                           alpha=alpha, seed=seed + i, verbose=verbose,
-                          warn=warn, net=net) for i in range(n_init)]
+                          warn=warn, net=net, h0=first if i == 0 else None)
+                for i in range(n_init)]
         return min(runs, key=lambda r: float(symnmf_loss_of(adj, r.h)))
     validate_method(method)
     k = check_rank(k, adj.num_nodes)

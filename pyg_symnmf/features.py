@@ -35,15 +35,27 @@ The settings are chosen without labels (see the module constants and
   average :math:`\bar{\mathbf{X}}` by less than :obj:`STEP_TOL` (relative
   Frobenius norm), at most :obj:`MAX_STEPS`: more steps no longer change
   the features, only cost SpMMs.
+- ``restart`` :math:`r`: :math:`1 - (1 - 0.05)\,t`, with the trust
+  :math:`t = \max(h, \min(1, 25\,\delta_A))` in the graph: :math:`h` the
+  agreement of its edges with the features (:func:`edge_agreement`),
+  :math:`\delta_A` its relative eigengap at :math:`k` (below): a graph
+  whose edges join nodes no more similar than random pairs and that has no
+  cluster structure of its own does not smooth the features.
 - ``num_neighbors`` :math:`m`: a quarter of the mean community size,
   :math:`N / (4k)`, within [:obj:`MIN_NEIGHBORS`, :obj:`MAX_NEIGHBORS`]
   (:math:`\sqrt{N}` when :math:`k` is unknown): small neighbourhoods
   split communities into many pieces again, while :math:`m \ll N/k` keeps
   most neighbours inside one community.
-- ``graph_weight`` :math:`w`: how well the graph's edges agree with the
-  features, the mean cosine similarity along the edges of
-  :math:`\mathbf{A}` over that along the kNN edges, clipped to [0, 1]: a
-  graph whose edges join dissimilar nodes weighs little.
+- ``graph_weight`` :math:`w`: how much more clearly the graph's spectrum
+  shows :math:`k` clusters than the feature graph's. With
+  :math:`\delta = (\lambda_k - \lambda_{k+1}) / \lambda_k` the relative
+  eigengap of a normalised operator, :math:`w = (c\,\delta_A /
+  \delta_W)^2`,
+  :math:`c` = :obj:`GAP_SCALE`, within [0, :obj:`MAX_GRAPH_WEIGHT`]: a
+  graph without cluster structure at :math:`k` (a random graph, or more
+  than :math:`k` components, whose eigenvalue 1 repeats) weighs nothing,
+  one with a clearer structure than the feature graph weighs more.
+  (:math:`k` unknown: the largest gap over :math:`2 \le k \le 10`.)
 """
 from __future__ import annotations
 
@@ -58,7 +70,10 @@ from .adjacency import Adjacency, GraphLike, to_adjacency
 from .functional import propagate
 from .validation import check_number
 
-__all__ = ['feature_graph', 'filter_features', 'knn_cosine_graph',
+__all__ = ['feature_graph', 'informative', 'filter_features',
+           'knn_cosine_graph',
+           'graph_weight_rule', 'relative_eigengap', 'edge_agreement',
+           'prepared_features', 'smoothed_feature_kmeans',
            'RESTART', 'STEP_TOL', 'MAX_STEPS', 'MAX_DIM', 'FEATURE_INITS']
 
 RESTART = 0.05       # SSGC's restart r to the unfiltered features
@@ -69,13 +84,46 @@ FEATURE_INITS = 8    # starts tried on a feature-aware operator (lowest loss)
 MIN_NEIGHBORS = 10
 MAX_NEIGHBORS = 200
 CHUNK_ELEMENTS = 1 << 22  # similarities held at once by the kNN search
+GAP_SCALE = 10.0
+TRUST_SCALE = 25.0   # a relative eigengap of 0.04 or more: full filter
+MAX_GRAPH_WEIGHT = 4.0
+MAX_PROBE_K = 10     # k unknown: eigengaps probed up to here
+DENSE_EIGEN_NODES = 512  # eigenvalues of smaller operators: dense eigvalsh
+
+
+def informative(x: Any) -> bool:
+    r"""Whether node features can tell nodes apart by similarity: not
+    when every row is the same (constant features), nor when every column
+    is nonzero at one node at most (one-hot node ids, as PyG's
+    ``KarateClub`` ships): such features only name the nodes. What
+    :class:`~pyg_symnmf.SymNMFClustering`, :func:`~pyg_symnmf.symnmf` and
+    the CLI check before factoring :func:`feature_graph`."""
+    if x is None:
+        return False
+    features = _as_tensor(x)
+    n = features.size(0)
+    if n < 2 or features.size(1) == 0:
+        return False
+    if features.is_sparse:
+        cols, values = features.indices()[1], features.values()
+        counts = torch.bincount(cols[values != 0],
+                                minlength=features.size(1))
+        total = torch.zeros(features.size(1), dtype=values.dtype)
+        sums = total.index_add(0, cols, values)
+        squares = total.index_add(0, cols, values.square())
+    else:
+        counts = (features != 0).sum(0)
+        sums, squares = features.sum(0), features.square().sum(0)
+    variance = squares / n - (sums / n).square()
+    scale = (squares / n).max().clamp_min(1e-300)
+    return int(counts.max()) > 1 and bool((variance > 1e-12 * scale).any())
 
 
 def feature_graph(x: Any, graph: GraphLike,
                   edge_weight: Optional[Tensor] = None,
                   num_nodes: Optional[int] = None, *,
                   k: Optional[int] = None, steps: Optional[int] = None,
-                  restart: float = RESTART,
+                  restart: Optional[float] = None,
                   num_neighbors: Optional[int] = None,
                   graph_weight: Optional[float] = None,
                   max_dim: int = MAX_DIM, normalize: Optional[bool] = None,
@@ -97,11 +145,12 @@ def feature_graph(x: Any, graph: GraphLike,
             rule. (default: unknown)
         steps (int, optional): Filter steps :math:`T`. (default: until the
             average moves less than :obj:`STEP_TOL`)
-        restart (float): Restart :math:`r \in [0, 1]`. (default: 0.05)
+        restart (float, optional): Restart :math:`r \in [0, 1]`.
+            (default: by the feature agreement of the graph's edges)
         num_neighbors (int, optional): Neighbours :math:`m` per node.
             (default: :math:`N/(4k)` in [10, 200], or :math:`\sqrt{N}`)
         graph_weight (float, optional): Weight :math:`w \ge 0` of the
-            graph. (default: the feature agreement of its edges)
+            graph. (default: by the eigengaps)
         max_dim (int): Feature width above which features are projected
             by a randomised SVD. (default: 256)
         normalize (bool, optional): Normalise the returned operator
@@ -114,10 +163,14 @@ def feature_graph(x: Any, graph: GraphLike,
         :math:`2Nm + \mathrm{nnz}(\mathbf{A})` nonzeros; not differentiable
         in ``edge_weight``.
     """
-    check_number('restart', restart, low=0, high=1)
+    if restart is not None:
+        check_number('restart', restart, low=0, high=1)
     check_number('max_dim', max_dim, integer=True, low=1)
     check_number('seed', seed, integer=True, low=0)
     features = _as_tensor(x)
+    if not informative(features):
+        raise ValueError("'x' cannot tell nodes apart (constant rows, or "
+                         "one-hot node ids): factor the graph alone")
     if isinstance(graph, Adjacency):  # its weights, whatever its scaling
         graph = graph.csr
     n = features.size(0) if num_nodes is None else num_nodes
@@ -129,17 +182,23 @@ def feature_graph(x: Any, graph: GraphLike,
     if n < 2:
         raise ValueError("A feature graph needs at least 2 nodes")
     m = _num_neighbors(n, k, num_neighbors)
-    z = filter_features(features, adj, steps=steps, restart=restart,
+    x0 = prepared_features(features, max_dim, seed)
+    gap_a = relative_eigengap(adj, k, seed) if adj.num_edges > 0 and (
+        restart is None or graph_weight is None) else 0.0
+    if restart is None:
+        trust = max(edge_agreement(x0, adj, m), min(1.0, TRUST_SCALE * gap_a))
+        restart = 1 - (1 - RESTART) * trust
+    z = filter_features(x0, adj, steps=steps, restart=restart,
                         max_dim=max_dim, seed=seed, graph=graph,
                         edge_weight=edge_weight)
     z = z - z.mean(0)
     z = z / z.norm(dim=1, keepdim=True).clamp_min(1e-12)
     knn_index, knn_value = knn_cosine_graph(z, m)
-    if graph_weight is None:
-        graph_weight = _agreement(z, adj, knn_index, knn_value)
-    check_number('graph_weight', graph_weight, low=0)
     knn = to_adjacency(knn_index, knn_value, n, normalize=True,
                        dtype=torch.float64)
+    if graph_weight is None:
+        graph_weight = graph_weight_rule(gap_a, knn, k, seed)
+    check_number('graph_weight', graph_weight, low=0)
     parts = [(knn.row(), knn.col(), knn.values)]
     if graph_weight > 0 and adj.num_edges > 0:
         parts.append((adj.row(), adj.col(), graph_weight * adj.values))
@@ -160,17 +219,19 @@ def filter_features(x: Any, adj: Adjacency, *, steps: Optional[int] = None,
     ``edge_weight``) when given, else from ``adj``'s structure."""
     if steps is not None:
         check_number('steps', steps, integer=True, low=1)
-    features = _row_normalized(_as_tensor(x))
-    if features.size(1) > max_dim:
-        features = _projected(features, max_dim, seed)
-    elif features.is_sparse:
-        features = features.to_dense()
+    features = prepared_features(x, max_dim, seed)
     if graph is None or isinstance(graph, Adjacency):
         graph, edge_weight = (adj if graph is None else graph).csr, None
     looped = to_adjacency(graph, edge_weight, adj.num_nodes,
                           add_self_loops=True,
                           dtype=torch.float64).detach()
-    x0 = features.to(torch.float64)
+    return _ssgc(features.to(torch.float64), looped, steps, restart)
+
+
+def _ssgc(x0: Tensor, looped: Adjacency, steps: Optional[int],
+          restart: float) -> Tensor:
+    """The average of the filter steps (all ``steps``, or until it
+    settles)."""
     xt, total = x0, torch.zeros_like(x0)
     for t in range(1, (steps or MAX_STEPS) + 1):
         xt = (1 - restart) * propagate(looped, xt) + restart * x0
@@ -181,6 +242,65 @@ def filter_features(x: Any, adj: Adjacency, *, steps: Optional[int] = None,
                     (total / t).norm()):
             break
     return total / t
+
+
+def smoothed_feature_kmeans(x: Any, graph: GraphLike, k: int,
+                            edge_weight: Optional[Tensor] = None, *,
+                            steps: int = 8, restart: float = RESTART,
+                            seed: int = 0, n_init: int = 10) -> Tensor:
+    r"""A peer to compare with, not part of the operator: the features as
+    given (dense :math:`N \times F`, so only for moderate :math:`N F`)
+    averaged over ``steps`` SSGC steps, rows :math:`\ell_2`-normalised,
+    then scikit-learn's k-means (``n_init`` restarts). Returns the labels,
+    shape :math:`(N,)`."""
+    from sklearn.cluster import KMeans
+
+    check_number('steps', steps, integer=True, low=1)
+    features = _as_tensor(x)
+    features = features.to_dense() if features.is_sparse else features
+    if isinstance(graph, Adjacency):
+        graph = graph.csr
+    looped = to_adjacency(graph, edge_weight, features.size(0),
+                          add_self_loops=True, dtype=torch.float64).detach()
+    smooth = _ssgc(features, looped, steps, restart)
+    smooth = smooth / smooth.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    labels = KMeans(k, n_init=n_init, random_state=seed).fit_predict(
+        smooth.numpy())
+    return torch.from_numpy(labels).long()
+
+
+def prepared_features(x: Any, max_dim: int = MAX_DIM, seed: int = 0
+                      ) -> Tensor:
+    r"""Rows :math:`\ell_2`-normalised, projected on the top ``max_dim``
+    right singular vectors when wider (randomised SVD, sparse input kept
+    sparse): dense :math:`(N, \min(F, \text{max\_dim}))` float64. Already
+    prepared features (dense, unit or zero rows, narrow) pass unchanged."""
+    features = _row_normalized(_as_tensor(x))
+    if features.size(1) > max_dim:
+        return _projected(features, max_dim, seed)
+    return features.to_dense() if features.is_sparse else features
+
+
+def edge_agreement(x: Tensor, adj: Adjacency, num_neighbors: int) -> float:
+    r"""How much the graph's edges agree with the features, in [0, 1]:
+    with :math:`\mathbf{z}_i` the centred unit feature rows, the mean
+    cosine along the edges minus that of all pairs, over the same excess
+    for each node's ``num_neighbors`` most similar nodes: 1 when edges join
+    nodes as similar as feature neighbours, 0 for edges at random. The
+    filter's restart is :math:`1 - (1 - r_0)\,h` (:math:`r_0` =
+    :obj:`RESTART`): a graph that disagrees with the features does not
+    smooth them."""
+    if adj.num_edges == 0:
+        return 0.0
+    z = x - x.mean(0)
+    z = z / z.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    at_random = float(z.sum(0).square().sum()) / z.size(0) ** 2
+    along = float((z[adj.row()] * z[adj.col()]).sum(1).mean())
+    _, nearest = knn_cosine_graph(z, num_neighbors)
+    excess = float(nearest.mean()) - at_random if nearest.numel() else 0.0
+    if excess <= 0:
+        return 0.0
+    return min(1.0, max(0.0, (along - at_random) / excess))
 
 
 def knn_cosine_graph(z: Tensor, num_neighbors: int
@@ -219,14 +339,44 @@ def _num_neighbors(n: int, k: Optional[int], given: Optional[int]) -> int:
                       max(MIN_NEIGHBORS, round(target))))
 
 
-def _agreement(z: Tensor, adj: Adjacency, knn_index: Tensor,
-               knn_value: Tensor) -> float:
-    """Mean cosine along the graph's edges over that along the kNN edges,
-    in [0, 1]."""
-    if adj.num_edges == 0 or knn_value.numel() == 0:
+def graph_weight_rule(gap_a: float, knn: Adjacency, k: Optional[int],
+                      seed: int = 0) -> float:
+    r""":math:`w = (c\,\delta_A / \delta_W)^2` (module notes) from the
+    graph's relative eigengap ``gap_a`` and the normalised kNN operator, in
+    [0, :obj:`MAX_GRAPH_WEIGHT`]."""
+    if gap_a <= 0:
         return 0.0
-    along = float((z[adj.row()] * z[adj.col()]).sum(1).mean())
-    return min(1.0, max(0.0, along / float(knn_value.mean())))
+    gap_w = relative_eigengap(knn, k, seed)
+    if gap_w <= 0:
+        return MAX_GRAPH_WEIGHT
+    return min(MAX_GRAPH_WEIGHT, (GAP_SCALE * gap_a / gap_w) ** 2)
+
+
+def relative_eigengap(adj: Adjacency, k: Optional[int], seed: int = 0
+                      ) -> float:
+    r""":math:`(\lambda_k - \lambda_{k+1}) / \lambda_k` of the largest
+    eigenvalues of ``adj`` (0 when :math:`\lambda_k \le 0`); the largest
+    over :math:`2 \le k \le` :obj:`MAX_PROBE_K` when ``k`` is None.
+    LOBPCG on the sparse operator (dense ``eigvalsh`` up to
+    :obj:`DENSE_EIGEN_NODES` nodes)."""
+    n = adj.num_nodes
+    top = min(n - 1, (k or MAX_PROBE_K) + 1)
+    if top < 2:
+        return 0.0
+    a = adj.csr.to(torch.float64)
+    if n <= max(DENSE_EIGEN_NODES, 3 * top):
+        values = torch.linalg.eigvalsh(a.to_dense()).flip(0)[:top]
+    else:
+        gen = torch.Generator().manual_seed(seed)
+        start = torch.randn(n, 2 * top, generator=gen, dtype=torch.float64)
+        values, _ = torch.lobpcg(a.to_sparse_coo(), k=top,
+                                 X=start.to(a.device), largest=True,
+                                 niter=200, tol=1e-4)
+        values = values.sort(descending=True).values
+    ks = [k] if k else range(2, top)
+    gaps = [float((values[j - 1] - values[j]) / values[j - 1])
+            for j in ks if j < top and values[j - 1] > 0]
+    return max(gaps, default=0.0)
 
 
 def _as_tensor(x: Any) -> Tensor:

@@ -95,6 +95,9 @@ class DetectCommunities(BaseTransform):
     on its own) is factored by :func:`~pyg_symnmf.symnmf` with ``method``;
     with a fitted :class:`~pyg_symnmf.SymNMFClustering` as ``estimator``,
     its :meth:`~pyg_symnmf.SymNMFClustering.transform` is used instead.
+    When ``data.x`` exists, the factored operator is
+    :func:`~pyg_symnmf.features.feature_graph` of the graph and the
+    features (``features=False`` factors the graph alone).
 
     Args:
         k (int or str): Number of communities (of every graph), or
@@ -104,12 +107,14 @@ class DetectCommunities(BaseTransform):
         method (str): A method of :func:`~pyg_symnmf.symnmf`.
             (default: :obj:`"anls"`)
         estimator (SymNMFClustering, optional): A fitted estimator.
+        features (bool): Use ``data.x`` when present. (default:
+            :obj:`True`)
         **kwargs: Further :func:`~pyg_symnmf.symnmf` arguments.
     """
 
     def __init__(self, k: Union[int, str] = 'auto', method: str = 'anls',
                  estimator: Optional[SymNMFClustering] = None,
-                 **kwargs) -> None:
+                 features: bool = True, **kwargs) -> None:
         if estimator is not None and not isinstance(estimator,
                                                     SymNMFClustering):
             raise TypeError(f"'estimator' must be a SymNMFClustering, got "
@@ -117,15 +122,17 @@ class DetectCommunities(BaseTransform):
         self.k = k if k == 'auto' else check_rank(k)
         self.method = validate_method(method)
         self.estimator = estimator
+        self.features = features
         self.kwargs = kwargs
 
     def forward(self, data: Data) -> Data:
         if self.estimator is not None:
             data.membership = self.estimator.transform(data)
         else:
-            graph, edge_weight, _, batch = graph_inputs(data)
+            graph, edge_weight, x, batch = graph_inputs(data)
             h = symnmf(graph, self.k, edge_weight, data.num_nodes,
-                       method=self.method, batch=batch, **self.kwargs)
+                       method=self.method, batch=batch, x=x,
+                       features=self.features, **self.kwargs)
             data.membership = normalize_rows(h)
         data.community = data.membership.argmax(dim=1)
         return data

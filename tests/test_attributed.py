@@ -113,4 +113,4 @@ def test_attributed_benchmark_quick(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     for name in ('attributed.csv', 'attributed_runs.csv', 'attributed.png'):
         assert (tmp_path / name).stat().st_size > 0, name
-    assert '| csbm |' in result.stdout
+    assert 'SymNMF+X ANLS' in result.stdout and '| 2.5 | 2.0 |' in result.stdout

@@ -1,0 +1,276 @@
+"""The feature-aware operator (pyg_symnmf.features) and its use by default
+in SymNMFClustering, symnmf and DetectCommunities."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from torch_geometric.data import Batch, Data
+
+from pyg_symnmf import (Adjacency, SymNMFClustering, datasets, features,
+                        metrics, symnmf, to_adjacency)
+from pyg_symnmf.features import feature_graph, knn_cosine_graph
+from pyg_symnmf.transforms import DetectCommunities
+
+
+def csbm(n=600, graph=2.5, feats=2.0, seed=0):
+    return datasets.contextual_sbm(n, 4, graph, feats, seed=seed)
+
+
+def test_features_carry_the_signal_and_beat_the_graph_alone():
+    data = csbm(graph=0.5, feats=3.0)  # the graph: almost no signal
+    on = SymNMFClustering(4).fit_predict(data)
+    off = SymNMFClustering(4, features=False).fit_predict(data)
+    assert metrics.nmi(data.y, on) >= 0.8
+    assert metrics.nmi(data.y, on) >= metrics.nmi(data.y, off) + 0.5
+
+
+def test_features_off_is_the_graph_alone():
+    data = csbm(300, graph=2.0, feats=1.0)
+    bare = Data(edge_index=data.edge_index, num_nodes=data.num_nodes)
+    off = SymNMFClustering(4, features=False).fit(data)
+    assert torch.equal(off.embedding_, SymNMFClustering(4).fit(bare)
+                       .embedding_)
+    assert torch.equal(symnmf(data.edge_index, 4, x=data.x, features=False),
+                       symnmf(data.edge_index, 4))
+
+
+def test_graph_signal_still_counts_when_features_are_noise():
+    data = csbm(600, graph=2.5, feats=0.0)
+    labels = SymNMFClustering(4).fit_predict(data)
+    assert metrics.nmi(data.y, labels) >= 0.6
+
+
+def test_sparse_features_give_the_dense_result():
+    data = csbm(300, graph=0.5, feats=1.0)
+    x = (data.x > 0.5).float()  # binary, like bag-of-words
+    dense = feature_graph(x, data.edge_index, k=4, max_dim=8)
+    for other in (x.to_sparse(), x.to_sparse_csr(),
+                  sp.csr_matrix(x.numpy())):
+        got = feature_graph(other, data.edge_index, k=4, max_dim=8)
+        assert torch.equal(got.csr.col_indices(), dense.csr.col_indices())
+        assert torch.allclose(got.values, dense.values, atol=1e-5)
+    assert torch.equal(symnmf(data.edge_index, 4, x=x),
+                       symnmf(data.edge_index, 4, x=x.to_sparse()))
+
+
+def test_knn_graph_matches_a_dense_reference_and_chunks(monkeypatch):
+    z = torch.nn.functional.normalize(torch.randn(50, 5,
+                                                  dtype=torch.float64), dim=1)
+    index, value = knn_cosine_graph(z, 4)
+    sim = z @ z.t()
+    sim.fill_diagonal_(-2)
+    top = sim.topk(4, dim=1).indices
+    ref = torch.zeros(50, 50, dtype=torch.float64)
+    rows = torch.arange(50).repeat_interleave(4)
+    ref[rows, top.reshape(-1)] = sim[rows, top.reshape(-1)].clamp_min(0)
+    ref = torch.maximum(ref, ref.t())
+    got = torch.zeros(50, 50, dtype=torch.float64)
+    got[index[0], index[1]] = value
+    assert torch.allclose(got, ref)
+    monkeypatch.setattr(features, 'CHUNK_ELEMENTS', 120)  # 2 rows a chunk
+    index2, value2 = knn_cosine_graph(z, 4)
+    assert torch.equal(index, index2) and torch.allclose(value, value2)
+
+
+def test_isolated_nodes_and_small_components_get_communities_from_features():
+    data = csbm(400, graph=0.0, feats=3.0, seed=1)
+    # Keep a third of the nodes isolated and cut the rest into pairs: 133
+    # components, so the graph alone cannot give 4 communities.
+    perm = torch.randperm(400, generator=torch.Generator().manual_seed(0))
+    pairs = perm[:266].view(-1, 2).t()
+    edge_index = torch.cat([pairs, pairs.flip(0)], dim=1)
+    graph = Data(x=data.x, edge_index=edge_index, num_nodes=400)
+    labels = SymNMFClustering(4).fit_predict(graph)
+    isolated = perm[266:]
+    assert metrics.nmi(data.y[isolated], labels[isolated]) >= 0.7
+    assert torch.bincount(labels, minlength=4).min() >= 60
+    adj = feature_graph(data.x, edge_index, k=4)
+    assert bool((adj.degree() > 0).all())  # every node has edges
+
+
+def test_batch_factors_each_graph_with_its_features():
+    graphs = [csbm(200, seed=s) for s in (0, 1)]
+    batch = Batch.from_data_list(graphs)
+    h = symnmf(batch.edge_index, 4, x=batch.x, batch=batch.batch)
+    for i, g in enumerate(graphs):
+        alone = symnmf(g.edge_index, 4, x=g.x)
+        assert torch.allclose(h[200 * i:200 * (i + 1)], alone, atol=1e-6)
+        assert metrics.nmi(g.y, alone.argmax(1)) >= 0.8
+    out = DetectCommunities(4)(batch.clone())
+    assert torch.equal(out.community, h.argmax(1))
+
+
+def test_deterministic_under_a_seed_and_permutation_invariant():
+    data = csbm(300, graph=1.5, feats=1.0)
+    a = SymNMFClustering(4, seed=3).fit(data).embedding_
+    b = SymNMFClustering(4, seed=3).fit(data).embedding_
+    assert torch.equal(a, b)
+    adj = feature_graph(data.x, data.edge_index, k=4)
+    perm = torch.randperm(300, generator=torch.Generator().manual_seed(0))
+    inv = torch.empty_like(perm)
+    inv[perm] = torch.arange(300)
+    permuted = feature_graph(data.x[perm], inv[data.edge_index], k=4)
+    dense = torch.zeros(300, 300)
+    dense[adj.row(), adj.col()] = adj.values
+    dense_p = torch.zeros(300, 300)
+    dense_p[permuted.row(), permuted.col()] = permuted.values
+    assert torch.allclose(dense_p, dense[perm][:, perm], atol=1e-5)
+
+
+def test_unsupervised_rules():
+    n = 600
+    agree = csbm(n, graph=2.5, feats=2.0)
+    random = csbm(n, graph=0.0, feats=2.0)
+    # Graph weight: the graph's eigengap at k relative to the kNN graph's.
+    weights = []
+    for data in (agree, random):
+        adj = _adj(data)
+        z, index, value = _unit_knn(features.filter_features(data.x, adj),
+                                    38)
+        knn = to_adjacency(index, value, n, dtype=torch.float64)
+        gap = features.relative_eigengap(adj, 4)
+        weights.append(features.graph_weight_rule(gap, knn, 4))
+    assert 0 <= weights[1] < 0.1 * weights[0]  # about 0.2 and 4
+    # Restart: edges at random do not agree with the features.
+    x0 = features.prepared_features(random.x)
+    assert features.edge_agreement(x0, _adj(random), 38) < 0.05
+    x0 = features.prepared_features(agree.x)
+    assert features.edge_agreement(x0, _adj(agree), 38) > 0.05
+    assert weights[0] <= features.MAX_GRAPH_WEIGHT
+    # The gap itself: LOBPCG agrees with the dense spectrum.
+    adj = _adj(agree)
+    values = torch.linalg.eigvalsh(adj.csr.to_dense()).flip(0)
+    dense_gap = float((values[3] - values[4]) / values[3])
+    assert features.relative_eigengap(adj, 4) == pytest.approx(dense_gap,
+                                                               rel=1e-3)
+    # Neighbours: a quarter of the mean community size, clipped.
+    assert features._num_neighbors(600, 4, None) == 38
+    assert features._num_neighbors(600, None, None) == 24
+    assert features._num_neighbors(100000, 2, None) == features.MAX_NEIGHBORS
+    assert features._num_neighbors(30, 10, None) == features.MIN_NEIGHBORS
+    assert features._num_neighbors(5, 1, None) == 4
+    # Steps: stops once the average settles (before the cap).
+    x = agree.x
+    auto = features.filter_features(x, _adj(agree))
+    fixed = [features.filter_features(x, _adj(agree), steps=t)
+             for t in range(1, features.MAX_STEPS + 1)]
+    used = next(t for t, f in enumerate(fixed, 1) if torch.equal(f, auto))
+    assert 1 < used < features.MAX_STEPS
+
+
+def _adj(data):
+    return to_adjacency(data.edge_index, num_nodes=data.num_nodes,
+                        dtype=torch.float64)
+
+
+def _unit_knn(z, m):
+    z = z - z.mean(0)
+    z = z / z.norm(dim=1, keepdim=True)
+    index, value = knn_cosine_graph(z, m)
+    return z, index, value
+
+
+def test_operator_is_an_adjacency_for_every_solver():
+    data = csbm(300)
+    adj = feature_graph(data.x, data.edge_index, k=4)
+    assert isinstance(adj, Adjacency) and adj.normalized
+    for method in ('anls', 'hals', 'mu', 'pgd', 'net'):
+        h = symnmf(adj, 4, method=method)
+        assert metrics.nmi(data.y, h.argmax(1)) >= 0.7, method
+    labels = SymNMFClustering(4, 'net').fit_predict(data)
+    assert metrics.nmi(data.y, labels) >= 0.7
+
+
+def test_bad_features_raise_clear_errors():
+    data = csbm(100)
+    with pytest.raises(ValueError, match='num_nodes'):
+        feature_graph(data.x[:50], data.edge_index)
+    bad = data.x.clone()
+    bad[0, 0] = float('nan')
+    with pytest.raises(ValueError, match='NaN'):
+        feature_graph(bad, data.edge_index)
+    with pytest.raises(ValueError, match='shape'):
+        feature_graph(data.x[:, 0], data.edge_index)
+    with pytest.raises(TypeError, match="'x'"):
+        feature_graph(object(), data.edge_index)
+    with pytest.raises(ValueError, match='restart'):
+        feature_graph(data.x, data.edge_index, restart=2.0)
+
+
+@pytest.fixture
+def attributed_files(tmp_path):
+    data = csbm(200, graph=0.5, feats=3.0)
+    row, col = data.edge_index
+    upper = row < col
+    edges = tmp_path / 'graph.csv'
+    edges.write_text('\n'.join(f'{a},{b}' for a, b in
+                               zip(row[upper].tolist(),
+                                   col[upper].tolist())))
+    table = tmp_path / 'features.csv'
+    table.write_text('node,' + ','.join(f'f{j}' for j in range(32)) + '\n' +
+                     '\n'.join(f'{i},' + ','.join(f'{v:.6f}' for v in x)
+                               for i, x in enumerate(data.x.tolist())))
+    sp.save_npz(tmp_path / 'features.npz', sp.csr_matrix(data.x.numpy()))
+    labels = tmp_path / 'labels.csv'
+    labels.write_text('\n'.join(f'{i},{c}' for i, c in
+                                enumerate(data.y.tolist())))
+    torch.save(data, tmp_path / 'graph.pt')
+    return tmp_path
+
+
+def _table(capsys, argv, monkeypatch):
+    from pyg_symnmf import cli
+    monkeypatch.setattr(cli, 'DMON_EPOCHS', 3)
+    assert cli.main(argv + ['--quiet']) == 0
+    lines = capsys.readouterr().out.splitlines()[3:]
+    return {line.split('  ')[0].strip(): line for line in lines}, \
+        [line.split('  ')[0].strip() for line in lines]
+
+
+def test_cli_features_rows_first(attributed_files, capsys, monkeypatch):
+    folder = attributed_files
+    for features_file in ('features.csv', 'features.npz'):
+        rows, order = _table(capsys, [str(folder / 'graph.csv'), '--features',
+                                      str(folder / features_file),
+                                      '--labels', str(folder / 'labels.csv'),
+                                      '--methods', 'anls'], monkeypatch)
+        assert order[:2] == ['SymNMF + features (ANLS)',
+                             'SymNMF-Net + features (pretrained)']
+        assert {'smoothed-feature k-means', 'DMoN (3 epochs)'} <= set(rows)
+        nmi = float(rows['SymNMF + features (ANLS)'].split()[6])
+        assert nmi >= 0.8
+    # A .pt file carries x and y; --no-features drops the feature rows.
+    rows, order = _table(capsys, [str(folder / 'graph.pt'), '--methods'],
+                         monkeypatch)
+    assert order[0] == 'SymNMF + features (ANLS)'
+    rows, order = _table(capsys, [str(folder / 'graph.pt'), '--methods',
+                                  '--no-features'], monkeypatch)
+    assert order[0] == 'SymNMF-Net (pretrained)'
+    assert not any('features' in name for name in order)
+
+
+def test_cli_features_file_errors(attributed_files, capsys):
+    from pyg_symnmf import cli
+    folder = attributed_files
+    bad = folder / 'bad.csv'
+    bad.write_text('0,1,2\n1,x,3\n')
+    assert cli.main([str(folder / 'graph.csv'), '--features', str(bad),
+                     '-k', '2']) == 2
+    assert 'not a number' in capsys.readouterr().err
+    assert cli.main(['--dataset', 'sbm', '--features',
+                     str(folder / 'features.csv')]) == 2
+    assert '--features' in capsys.readouterr().err
+
+
+def test_features_that_only_name_nodes_are_not_used():
+    karate = datasets.karate()  # x: one-hot node ids
+    assert not features.informative(karate.x)
+    assert not features.informative(karate.x.to_sparse())
+    assert not features.informative(torch.ones(10, 3))
+    assert not features.informative(sp.csr_matrix(np.ones((10, 3))))
+    assert features.informative(csbm(50).x)
+    bare = Data(edge_index=karate.edge_index, num_nodes=34)
+    assert torch.equal(SymNMFClustering(4).fit(karate).embedding_,
+                       SymNMFClustering(4).fit(bare).embedding_)
+    with pytest.raises(ValueError, match='tell nodes apart'):
+        feature_graph(karate.x, karate.edge_index)
