@@ -59,8 +59,9 @@ from .solvers import _RAISE, _RELAX, SolverResult
 from .validation import check_finite, check_nodes_tensor, check_number
 
 __all__ = ['edge_set', 'edge_density', 'membership_threshold',
-           'membership_gain', 'bic_cost', 'bp_loss', 'affiliations', 'fit_bernoulli_poisson', 'bigclam',
-           'overlapping_communities', 'community_lists', 'cover_matrix']
+           'membership_gain', 'bic_cost', 'bp_loss', 'affiliations',
+           'fit_bernoulli_poisson', 'bigclam', 'overlapping_communities',
+           'community_lists', 'cover_matrix']
 
 # Edge products are clamped here: -log(1 - exp(-x)) is finite and its
 # gradient 1/x bounded by 1e8 for rows that start at zero.
@@ -125,7 +126,7 @@ def bp_loss(graph: GraphLike, f: Tensor,
                      else f.size(0))
     check_nodes_tensor('f', f, edges.num_nodes, edges.device, f.dtype)
     return torch.tensor(_loss_and_products(edges, f.double())[0],
-                        dtype=f.dtype)
+                        dtype=f.dtype, device=f.device)
 
 
 def _bp_gradient(edges: Adjacency, f: Tensor, x: Tensor,
@@ -134,7 +135,8 @@ def _bp_gradient(edges: Adjacency, f: Tensor, x: Tensor,
     \sum_{j\in N(i)} \mathbf{f}_j / (1 - e^{-x_{ij}})\big)`, with
     :math:`\mathbf{s} = \sum_j \mathbf{f}_j`, and the diagonal of the
     Hessian, :math:`2\sum_{j\in N(i)} \mathbf{f}_j^2\, e^{-x_{ij}} / (1 -
-    e^{-x_{ij}})^2` (the non-edge term is linear in each row): two SpMMs."""
+    e^{-x_{ij}})^2` (the non-edge term is linear in each row): two SpMMs.
+    ``weight`` multiplies the edge terms (NOCD's balance)."""
     crow, col = edges.csr.crow_indices(), edges.csr.col_indices()
     q = -torch.expm1(-x)  # 1 - e^{-x}
 
@@ -142,9 +144,9 @@ def _bp_gradient(edges: Adjacency, f: Tensor, x: Tensor,
         return torch.sparse_csr_tensor(crow, col, values,
                                        edges.csr.shape) @ dense
 
-    # The non-edge term counts edges too; it is removed at unit weight.
-    grad = 2 * (f.sum(0, keepdim=True) - f + (weight - 1) * spmm(
-        torch.ones_like(q), f) - weight * spmm(1.0 / q, f))
+    # The non-edge sum counts the edges too (the weight - 1).
+    grad = 2 * (f.sum(0, keepdim=True) - f
+                + spmm((weight - 1) - weight / q, f))
     curvature = 2 * weight * spmm((1.0 - q) / q.square(), f.square())
     return grad, curvature
 
@@ -155,13 +157,15 @@ def fit_bernoulli_poisson(graph: GraphLike, f0: Tensor, *,
                           num_nodes: Optional[int] = None,
                           warn: bool = True) -> SolverResult:
     r"""Minimises :math:`\ell(\mathbf{F})` over :math:`\mathbf{F} \ge 0`
-    from ``f0`` by projected diagonal Newton steps
-    :math:`\Delta F_{ic} = -\partial_{ic}\ell / (\alpha\,\partial^2_{ic}\ell)`,
-    :math:`\alpha \ge 1`, safeguarded like :func:`pyg_symnmf.solvers.solve`: a step is
-    taken only if the loss does not rise, then :math:`\alpha` relaxes
-    (times 0.7, down to 1, the full Newton step); otherwise :math:`\alpha` grows fourfold from the same
-    point. The loss history is monotone and the result the best iterate.
-    Each iteration costs one SDDMM and one SpMM, :math:`O(|\mathcal{E}|k)`.
+    from ``f0`` by projected diagonal Newton steps :math:`\Delta F_{ic} =
+    -\partial_{ic}\ell / (\alpha\,\partial^2_{ic}\ell)` (curvature
+    floored at 1, so rows without edges take gradient steps), safeguarded
+    like :func:`pyg_symnmf.solvers.solve`: a step is taken only if the loss
+    does not rise, then :math:`\alpha` relaxes (times 0.7, down to 1, the
+    full Newton step); otherwise :math:`\alpha` grows fourfold from the
+    same point. The loss history is monotone and the result the best
+    iterate. A taken step costs one SDDMM and two SpMMs, a refused one an
+    SDDMM: :math:`O(|\mathcal{E}|k)`.
 
     Args:
         graph: The graph (its nonzero pattern, see :func:`edge_set`).
@@ -169,6 +173,13 @@ def fit_bernoulli_poisson(graph: GraphLike, f0: Tensor, *,
         max_iter (int): Iterations. (default: 300)
         tol (float): Stop when a step lowers the loss by less than ``tol``
             times the loss. (default: 1e-6)
+        balanced (bool): Weight the edge terms by non-edges per edge, so
+            that edges and non-edges weigh the same (NOCD's loss).
+            (default: :obj:`False`, BigCLAM's likelihood)
+        num_nodes (int, optional): :math:`N` when ``graph`` is an
+            ``edge_index``. (default: ``f0.size(0)``)
+        warn (bool): Warn with :class:`~pyg_symnmf.ConvergenceWarning` when
+            ``max_iter`` is reached. (default: :obj:`True`)
 
     Returns:
         A :class:`~pyg_symnmf.solvers.SolverResult` whose ``h`` is
@@ -186,18 +197,19 @@ def fit_bernoulli_poisson(graph: GraphLike, f0: Tensor, *,
     alpha = 1.0
     weight = _edge_weight(edges) if balanced else 1.0
     loss, x = _loss_and_products(edges, f, weight)
-    result = SolverResult(f, [loss], 0, 1)
+    result = SolverResult(f, [loss], 0, 3)  # sparse products
     grad, curv = _bp_gradient(edges, f, x, weight)
     for it in range(1, max_iter + 1):
         # A diagonal Newton step, damped by alpha (floored curvature: rows
         # without edges move by the plain gradient).
         cand = (f - grad / (alpha * curv.clamp_min(1.0))).clamp_min_(0)
         cand_loss, cand_x = _loss_and_products(edges, cand, weight)
-        result.n_iter, result.n_spmm = it, 2 * it + 1
+        result.n_iter, result.n_spmm = it, result.n_spmm + 1
         if cand_loss <= loss:
             done = loss - cand_loss <= tol * abs(loss)
             f, x, loss = cand, cand_x, cand_loss
             grad, curv = _bp_gradient(edges, f, x, weight)
+            result.n_spmm += 2
             alpha = max(alpha * _RELAX, 1.0)
         else:
             alpha *= _RAISE
