@@ -20,6 +20,8 @@ Methods (each one call, the same settings for every graph):
 - ``SymNMF, no features, 5 starts``: ``SymNMFClustering(k,
   features=False, n_init=5).fit(data).cover_``, the graph alone, the
   lowest-loss of five starts: the best call;
+- ``the same, delta rule only``: its memberships read by BigCLAM's rule
+  alone (``overlapping_communities(h, graph, prune=False)``);
 - ``SymNMF + BP``: ``SymNMFClustering(k, loss='bernoulli_poisson')``: the
   same memberships, calibrated, refined on the Bernoulli-Poisson
   likelihood of the graph, then the same readout;
@@ -108,6 +110,12 @@ def graphs(quick: bool):
 
 def symnmf(data, k, seed, epochs, **options):
     return SymNMFClustering(k, seed=seed, **options).fit(data).cover_
+
+
+def symnmf_delta_only(data, k, seed, epochs):
+    h = SymNMFClustering(k, seed=seed, features=False,
+                         n_init=5).fit(data).embedding_
+    return ov.overlapping_communities(h, data.edge_index, prune=False)
 
 
 def symnmf_old_readout(data, k, seed, epochs):
@@ -207,6 +215,7 @@ BEST = 'SymNMF, no features, 5 starts'
 METHODS = {
     'SymNMF': symnmf,
     BEST: partial(symnmf, features=False, n_init=5),
+    'the same, delta rule only (no BIC)': symnmf_delta_only,
     'SymNMF + BP': partial(symnmf, loss='bernoulli_poisson'),
     'SymNMF + BP, no features, 5 starts': partial(
         symnmf, loss='bernoulli_poisson', features=False, n_init=5),
