@@ -151,6 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument('--memberships', metavar='memberships.csv',
                      help="write the first row's soft memberships (rows sum to "
                      "1) as CSV 'node,c0,c1,...'")
+    out.add_argument('--overlapping', metavar='overlapping.csv',
+                     help="write SymNMF-Net's overlapping communities "
+                     "(BigCLAM's rule on its memberships) as CSV "
+                     "'node,community', one row per membership; community "
+                     "j is column cj of --memberships")
     out.add_argument('--plot', metavar='communities.png',
                      help="draw the graph coloured by the first row's "
                      'communities (needs matplotlib)')
@@ -217,14 +222,15 @@ def _check_device(name: str) -> torch.device:
     return device
 
 
-_OUTPUT_FLAGS = ('output', 'memberships', 'plot')
+_OUTPUT_FLAGS = ('output', 'memberships', 'overlapping', 'plot')
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
     """Every output path can be written, is none of the inputs nor another
     output, and exists only with ``--force``."""
     inputs = {Path(path).resolve(): flag for flag, path in
-              (('input', args.input), ('--labels', args.labels))
+              (('input', args.input), ('--labels', args.labels),
+               ('--features', args.features))
               if path is not None}
     outputs: dict[Path, str] = {}
     for flag in _OUTPUT_FLAGS:
@@ -776,6 +782,13 @@ def run(args: argparse.Namespace, note=print
                              net.estimator.transform(data).cpu())
         written.append(f'wrote {args.memberships} (soft memberships, '
                        f'{len(ids)} x {chosen_k})')
+    if args.overlapping is not None:
+        nodes, communities = net.estimator.cover_.cpu().nonzero(
+            as_tuple=True)
+        io.write_labels(args.overlapping, [ids[i] for i in nodes.tolist()],
+                        communities)
+        written.append(f'wrote {args.overlapping} (one row per membership, '
+                       f'{len(nodes)} in all)')
     if args.plot is not None:
         from .plot import plot_communities
 

@@ -261,3 +261,67 @@ def gaussian_mixture_knn(num_nodes: int, k: int, num_features: int = 8,
 
 
 __all__ += ['planted_partition', 'gaussian_mixture_knn']
+
+
+def overlapping_sbm(num_nodes: int = 1000, k: int = 10,
+                    average_degree: float = 20.0, mu: float = 0.1,
+                    overlap: float = 0.2, uncovered: float = 0.0,
+                    features_per_community: int = 0,
+                    seed: int = 0) -> Data:
+    r"""An overlapping planted partition in BigCLAM's (AGM's) sense, drawn
+    edge by edge in :math:`O(|\mathcal{E}|)`: every node joins one of ``k``
+    equal communities, a share ``overlap`` of the nodes a second one, a
+    share ``uncovered`` none; a share :math:`1-\mu` of the
+    :math:`N\bar{d}/2` edge draws falls inside a community (chosen in
+    proportion to its size, endpoints uniform among its members), the rest
+    between uniform random nodes. So a node in two communities has about
+    twice the inner degree, as in AGM. Duplicates merge and self-loops are
+    dropped.
+
+    With ``features_per_community = f > 0``, ``x`` holds :math:`fk` binary
+    features: community :math:`c`'s block is on with probability 0.5 for
+    its members and 0.05 for the others.
+
+    Returns:
+        :class:`Data` with ``edge_index``, ``cover`` (boolean
+        :math:`(N, k)`), ``y`` (the first community, :math:`-1` for none)
+        and ``x`` when features are asked.
+    """
+    rng = np.random.default_rng(seed)
+    primary = rng.permutation(num_nodes) % k
+    cover = np.zeros((num_nodes, k), dtype=bool)
+    cover[np.arange(num_nodes), primary] = True
+    second = rng.random(num_nodes) < overlap
+    other = (primary + rng.integers(1, max(k, 2), num_nodes)) % k
+    cover[np.flatnonzero(second & (k > 1)), other[second & (k > 1)]] = True
+    none = rng.random(num_nodes) < uncovered
+    cover[none] = False
+    members = [np.flatnonzero(cover[:, c]) for c in range(k)]
+    sizes = np.array([m.size for m in members], dtype=np.float64)
+    num_edges = int(num_nodes * average_degree / 2)
+    inner = rng.binomial(num_edges, 1 - mu) if sizes.sum() > 0 else 0
+    per = rng.multinomial(inner, sizes / sizes.sum()) if inner else \
+        np.zeros(k, dtype=np.int64)
+    src = [rng.integers(0, num_nodes, num_edges - inner)]
+    dst = [rng.integers(0, num_nodes, num_edges - inner)]
+    for c in range(k):
+        if per[c] and members[c].size > 1:
+            src.append(members[c][rng.integers(0, members[c].size, per[c])])
+            dst.append(members[c][rng.integers(0, members[c].size, per[c])])
+    src, dst = np.concatenate(src), np.concatenate(dst)
+    keep = src != dst
+    edge_index = torch.from_numpy(np.stack([
+        np.concatenate([src[keep], dst[keep]]),
+        np.concatenate([dst[keep], src[keep]])]))
+    edge_index = coalesce(edge_index, num_nodes=num_nodes)
+    y = np.where(none, -1, primary)
+    data = Data(edge_index=edge_index, cover=torch.from_numpy(cover),
+                y=torch.from_numpy(y), num_nodes=num_nodes)
+    if features_per_community > 0:
+        on = np.repeat(cover, features_per_community, axis=1)
+        prob = np.where(on, 0.5, 0.05)
+        data.x = torch.from_numpy(rng.random(prob.shape) < prob).float()
+    return data
+
+
+__all__ += ['overlapping_sbm']

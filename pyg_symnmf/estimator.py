@@ -18,6 +18,8 @@ from .graphs import as_data
 from .init import random_membership, spectral_membership, zero_isolated
 from .metrics import modularity
 from .nn import SymNMFNet
+from .overlapping import (affiliations, community_lists, edge_set,
+                          fit_bernoulli_poisson, overlapping_communities)
 from .readout import normalize_rows
 from .solvers import DEFAULT_ALPHA, SolverResult
 from .threads import resolve_threads, thread_limit
@@ -49,6 +51,7 @@ ENCODERS = ('gcn',)
 ENCODER_NUM_LAYERS = 2
 ENCODER_EPOCHS = 300
 FEATURE_WEIGHT = 3.0
+LOSSES = ('squared', 'bernoulli_poisson')
 
 
 class SymNMFClustering:
@@ -102,6 +105,12 @@ class SymNMFClustering:
             ``epochs > 0`` fine-tunes them on the graph. Else a fresh net
             with full :math:`k \times k` weights from a random start.
             (default: pretrained unless an ``encoder`` is given)
+        loss (str): ``"squared"``: the memberships are the SymNMF
+            factor. ``"bernoulli_poisson"``: they are then refined on
+            BigCLAM's likelihood :math:`P_{ij} = 1 - e^{-\mathbf{f}_i^\top
+            \mathbf{f}_j}` (from the calibrated factor, see
+            :mod:`pyg_symnmf.overlapping`), and ``embedding_`` holds the
+            affiliations :math:`\mathbf{F}`. (default: :obj:`"squared"`)
         seed (int): Seeds the start, the encoder's initial weights and the
             training: the same seed (and thread count) gives the same
             result. (default: 0)
@@ -134,6 +143,12 @@ class SymNMFClustering:
             graph, shape :math:`(N,)`.
         embedding_ (torch.Tensor): Memberships :math:`\mathbf{H}`
             :math:`(N, k)` of the fitted graph.
+        cover_ (torch.Tensor): Overlapping communities, boolean
+            :math:`(N, k)`, by BigCLAM's rule and BIC
+            (:func:`~pyg_symnmf.overlapping.overlapping_communities`): a
+            node may be in several communities or in none.
+        overlapping_communities_ (list[list[int]]): The nodes of each
+            community of ``cover_`` (cdlib's format).
         loss_curve_ (list[float]): Loss per training epoch of a trained net;
             else per block (net) or per iteration (classical), index 0 the
             start.
@@ -154,7 +169,8 @@ class SymNMFClustering:
                  deep_supervision: float = 0.0, max_iter: int = 300,
                  tol: float = 1e-6, alpha: float = DEFAULT_ALPHA,
                  normalize: Optional[bool] = None,
-                 pretrained: Optional[bool] = None, seed: int = 0,
+                 pretrained: Optional[bool] = None,
+                 loss: str = 'squared', seed: int = 0,
                  n_jobs: Optional[int] = None,
                  verbose: bool = False, features: bool = True,
                  n_init: Optional[int] = None) -> None:
@@ -170,6 +186,7 @@ class SymNMFClustering:
         self.alpha = alpha
         self.normalize = normalize
         self.pretrained = pretrained
+        self.loss = loss
         self.seed = seed
         self.n_jobs = n_jobs
         self.verbose = verbose
@@ -212,6 +229,9 @@ class SymNMFClustering:
         check_bool('verbose', self.verbose)
         resolve_threads(self.n_jobs, 0)  # validates n_jobs
         check_bool('features', self.features)
+        if self.loss not in LOSSES:
+            raise ValueError(f"Unknown loss {self.loss!r}; use one of "
+                             f"{LOSSES}")
         if self.n_init is not None:
             check_number('n_init', self.n_init, integer=True, low=1)
         if self.encoder is not None and self.method != 'net':
@@ -247,16 +267,21 @@ class SymNMFClustering:
         self._validate_params()
         for name in ('n_communities_', 'labels_', 'embedding_', 'loss_curve_',
                      'n_iter_', 'model_', 'k_scores_', 'modularity_',
-                     'communities_'):
+                     'communities_', 'cover_', 'overlapping_communities_'):
             self.__dict__.pop(name, None)
+        data = as_data(data)
         adj, x, graph = self._inputs(data)
         raw = raw_operator(*graph, adj)  # modularity's weights
         with self._threads(adj):
             self._fit(adj, x, graph, raw)
+            self.embedding_, self.cover_ = self._overlapping(
+                data, adj, self.embedding_)
+        self.overlapping_communities_ = community_lists(self.cover_)
+        self.labels_ = self.embedding_.argmax(dim=1)
         # On the user's graph, also when the fused feature graph was
         # factored.
         self.modularity_ = modularity(
-            as_data(data) if self._uses_features(x) else raw, self.labels_)
+            data if self._uses_features(x) else raw, self.labels_)
         self.communities_ = _node_lists(self.labels_)
         return self
 
@@ -287,22 +312,38 @@ class SymNMFClustering:
             self.loss_curve_, self.n_iter_ = result.loss_curve, result.n_iter
             self.embedding_ = result.h
         check_finite('memberships', self.embedding_)
-        self.labels_ = self.embedding_.argmax(dim=1)
 
     def score(self, data: Any, y: Any = None) -> float:
         """Modularity of the communities :meth:`predict` gives on ``data``
         (higher is better; ``y`` is ignored), so that model selection over
         ``k`` works as with any scikit-learn estimator."""
+        data = as_data(data)
         adj, x, graph = self._inputs(data)
         with self._threads(adj):
-            labels = self._memberships_of(adj, x, graph).argmax(dim=1)
-        return modularity(as_data(data) if self._uses_features(x)
+            labels = self._memberships_of(data, adj, x, graph).argmax(dim=1)
+        return modularity(data if self._uses_features(x)
                           else raw_operator(*graph, adj), labels)
 
     def _threads(self, adj: Adjacency):
         k = self.k if isinstance(self.k, int) else 16
         return thread_limit(self.n_jobs, adj.num_edges * k
                             + adj.num_nodes * k * k)
+
+    def _overlapping(self, data: Any, adj: Adjacency, h: Tensor
+                     ) -> tuple[Tensor, Tensor]:
+        """The memberships (the Bernoulli-Poisson affiliations with that
+        loss) and their cover by BigCLAM's rule and BIC. The model explains the
+        edges of the graph itself, also when ``h`` factors the
+        feature-aware operator (measured on the ego nets of
+        ``benchmarks/overlapping.py``: the fused graph's edges as the
+        model's lower the overlapping NMI)."""
+        edges = edge_set(graph_inputs(data)[0], data.num_nodes)
+        f = affiliations(h, edges, normalized=adj.normalized)
+        if self.loss == 'bernoulli_poisson':
+            f = fit_bernoulli_poisson(edges, f, max_iter=self.max_iter,
+                                      tol=self.tol, warn=False).h
+            h = f.to(h.dtype)
+        return h, overlapping_communities(f, edges, calibrate=False)
 
     def transform(self, data: Any) -> Tensor:
         r"""Soft memberships of the nodes of ``data`` (rows sum to one; a
@@ -322,12 +363,13 @@ class SymNMFClustering:
         if not hasattr(self, 'embedding_'):
             raise RuntimeError(f"This {type(self).__name__} is not fitted "
                                f"yet; call fit(data) first")
+        data = as_data(data)
         adj, x, graph = self._inputs(data)
         with self._threads(adj):
-            return self._memberships_of(adj, x, graph)
+            return self._memberships_of(data, adj, x, graph)
 
-    def _memberships_of(self, adj: Adjacency, x: Optional[Tensor],
-                        graph: tuple) -> Tensor:
+    def _memberships_of(self, data: Any, adj: Adjacency,
+                        x: Optional[Tensor], graph: tuple) -> Tensor:
         if self.model_ is not None:
             h = self._net_memberships(adj, x, graph).h
         else:
@@ -335,7 +377,9 @@ class SymNMFClustering:
                           self.method, max_iter=self.max_iter, tol=self.tol,
                           alpha=self.alpha, seed=self.seed, warn=False,
                           n_init=self._n_init(x)).h
-        return check_finite('memberships', h)
+        check_finite('memberships', h)
+        return self._overlapping(data, adj, h)[0] \
+            if self.loss == 'bernoulli_poisson' else h
 
     def _inputs(self, data: Any) -> tuple[Adjacency, Optional[Tensor],
                                           tuple]:

@@ -13,7 +13,7 @@ from .adjacency import to_adjacency
 from .functional import symnmf_loss
 
 __all__ = ['clustering_accuracy', 'nmi', 'ari', 'modularity', 'conductance',
-           'report']
+           'report', 'overlapping_nmi', 'community_f1']
 
 
 def _labels(y, name: str) -> np.ndarray:
@@ -131,3 +131,106 @@ def report(data, communities, h: Optional[Tensor] = None,
     if h is not None and adj is not None:
         row['loss'] = float(symnmf_loss(adj, h.detach()))
     return row
+
+
+def _cover(cover, num_nodes: Optional[int], name: str) -> np.ndarray:
+    """A boolean :math:`(N, k)` cover from a 0/1 matrix (NumPy, torch or
+    SciPy sparse) or from node lists (then ``num_nodes`` is needed)."""
+    if hasattr(cover, 'toarray'):
+        cover = cover.toarray()
+    if isinstance(cover, Tensor):
+        cover = cover.detach().cpu().numpy()
+    if isinstance(cover, (list, tuple)):
+        if num_nodes is None:
+            raise ValueError(f"'{name}' is a list of node lists: pass "
+                             f"'num_nodes'")
+        matrix = np.zeros((num_nodes, len(cover)), dtype=bool)
+        for c, members in enumerate(cover):
+            matrix[np.asarray(list(members), dtype=np.int64), c] = True
+        return matrix
+    cover = np.asarray(cover)
+    if cover.ndim != 2 or not np.isin(cover, (0, 1)).all():
+        raise ValueError(f"'{name}' must be a 0/1 matrix (num_nodes, k) or "
+                         f"a list of node lists, got shape "
+                         f"{list(cover.shape)}")
+    return cover.astype(bool)
+
+
+def _cover_pair(pred, true, num_nodes):
+    pred = _cover(pred, num_nodes, 'pred_cover')
+    true = _cover(true, num_nodes, 'true_cover')
+    if pred.shape[0] != true.shape[0]:
+        raise ValueError(f"'pred_cover' and 'true_cover' differ in the "
+                         f"number of nodes: {pred.shape[0]} vs "
+                         f"{true.shape[0]}")
+    return pred, true
+
+
+def _h(w: np.ndarray, n: int) -> np.ndarray:
+    """:math:`-w\\log_2(w/n)`, zero at :math:`w = 0`."""
+    w = np.asarray(w, dtype=np.float64)
+    return -w * np.log2(np.where(w > 0, w, 1) / n)
+
+
+def _conditional_entropy(x: np.ndarray, y: np.ndarray) -> float:
+    r""":math:`H(X|Y) = \sum_i \min_j H(X_i|Y_j)`, where a pair only counts
+    when :math:`h(a) + h(d) \ge h(b) + h(c)` (else :math:`H(X_i)`)."""
+    n = x.shape[0]
+    d = x.T.astype(np.float64) @ y  # in both
+    c = x.sum(0)[:, None] - d       # in X_i only
+    b = y.sum(0)[None, :] - d       # in Y_j only
+    a = n - b - c - d               # in neither
+    h_x = _h(c + d, n) + _h(a + b, n)
+    cond = _h(a, n) + _h(b, n) + _h(c, n) + _h(d, n) \
+        - _h(b + d, n) - _h(a + c, n)
+    valid = _h(a, n) + _h(d, n) >= _h(b, n) + _h(c, n)
+    pairs = np.where(valid, cond, h_x)
+    if pairs.shape[1] == 0:
+        return float(_h(x.sum(0), n).sum() + _h(n - x.sum(0), n).sum())
+    return float(pairs.min(axis=1).sum())
+
+
+def overlapping_nmi(pred_cover, true_cover,
+                    num_nodes: Optional[int] = None) -> float:
+    r"""Overlapping NMI of two covers, McDaid, Greene & Hurley (2011),
+    ":math:`\mathrm{NMI}_{max}`":
+
+    .. math::
+        \frac{\tfrac12\,[H(X) - H(X|Y) + H(Y) - H(Y|X)]}{\max(H(X), H(Y))}
+
+    with :math:`H(X) = \sum_i H(X_i)` over the communities as binary
+    variables and :math:`H(X|Y)` as in Lancichinetti et al. (2009) (each
+    :math:`X_i` conditioned on its most informative :math:`Y_j`). 1 for
+    identical covers, about 0 for independent ones. Nodes in no community
+    are allowed.
+
+    Args:
+        pred_cover, true_cover: 0/1 matrices :math:`(N, k)` (NumPy, torch,
+            SciPy sparse) or lists of node lists.
+        num_nodes (int, optional): :math:`N`, needed for node lists.
+    """
+    x, y = _cover_pair(pred_cover, true_cover, num_nodes)
+    n = x.shape[0]
+    h_x = float((_h(x.sum(0), n) + _h(n - x.sum(0), n)).sum())
+    h_y = float((_h(y.sum(0), n) + _h(n - y.sum(0), n)).sum())
+    if max(h_x, h_y) == 0:  # no community splits the nodes in either
+        return 1.0 if h_x == h_y else 0.0
+    mutual = 0.5 * (h_x - _conditional_entropy(x, y)
+                    + h_y - _conditional_entropy(y, x))
+    return float(mutual / max(h_x, h_y))
+
+
+def community_f1(pred_cover, true_cover,
+                 num_nodes: Optional[int] = None) -> float:
+    r"""Average best-match F1 of two covers (Yang & Leskovec 2013):
+    :math:`\tfrac12\big[\frac{1}{|C^*|}\sum_{C^*}\max_C F_1(C^*, C) +
+    \frac{1}{|C|}\sum_{C}\max_{C^*} F_1(C, C^*)\big]`, over the non-empty
+    communities; 0 when either cover has none. Arguments as
+    :func:`overlapping_nmi`."""
+    x, y = _cover_pair(pred_cover, true_cover, num_nodes)
+    x, y = x[:, x.any(0)], y[:, y.any(0)]
+    if x.shape[1] == 0 or y.shape[1] == 0:
+        return 0.0
+    both = x.T.astype(np.float64) @ y
+    f1 = 2 * both / (x.sum(0)[:, None] + y.sum(0)[None, :])
+    return float(0.5 * (f1.max(1).mean() + f1.max(0).mean()))

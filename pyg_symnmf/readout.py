@@ -24,7 +24,9 @@ def overlapping_communities(membership: Tensor,
                             threshold: float = 0.25) -> Tensor:
     """Boolean :math:`(N, k)` mask of normalised memberships >= ``threshold``
     plus each row's argmax, so that every node belongs to at least one
-    community. Raises :class:`ValueError` on NaN/Inf."""
+    community. Raises :class:`ValueError` on NaN/Inf. A constant
+    threshold; :func:`pyg_symnmf.overlapping.overlapping_communities`
+    derives the cover from the graph's likelihood instead."""
     check_number('threshold', threshold, low=0, low_open=True, high=1)
     check_finite('membership', membership)
     mask = membership >= threshold

@@ -20,6 +20,7 @@ BENCHMARKS = pathlib.Path(__file__).parents[1] / 'benchmarks'
     ('scale.py', ['scale.csv']),
     ('read_graph.py', ['read_graph.csv']),
     ('ablation.py', ['ablation.csv', 'ablation_runs.csv']),
+    ('overlapping.py', ['overlapping.csv', 'overlapping_runs.csv']),
     ('pretrained.py', ['pretrained_heldout.csv', 'pretrained_heldout_runs.csv',
                        'pretrained_convergence.csv',
                        'pretrained_convergence.png', 'pretrained_finetune.csv',

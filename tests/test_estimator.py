@@ -24,7 +24,7 @@ def test_sklearn_clone_and_get_set_params_round_trip():
     assert params['k'] == 3 and params['method'] == 'anls'
     assert set(params) == {'k', 'method', 'num_layers', 'epochs', 'lr',
                            'encoder', 'deep_supervision', 'max_iter', 'tol',
-                           'alpha', 'normalize', 'pretrained', 'seed',
+                           'alpha', 'normalize', 'pretrained', 'loss', 'seed',
                            'n_jobs', 'verbose', 'features', 'n_init'}
     copy = clone(est)
     assert copy is not est and type(copy) is SymNMFClustering
