@@ -281,11 +281,16 @@ def smoothed_feature_kmeans(x: Any, graph: GraphLike, k: int,
 
 def prepared_features(x: Any, max_dim: int = MAX_DIM, seed: int = 0
                       ) -> Tensor:
-    r"""Rows :math:`\ell_2`-normalised, projected on the top ``max_dim``
+    r"""Rows :math:`\ell_2`-normalised when the features are nonnegative
+    (counts, binary words, TF-IDF: a row's direction is its content; a
+    signed row near the origin has no reliable direction, so signed
+    features keep their scale), projected on the top ``max_dim``
     right singular vectors when wider (randomised SVD, sparse input kept
     sparse): dense :math:`(N, \min(F, \text{max\_dim}))` float64. Already
     prepared features (dense, unit or zero rows, narrow) pass unchanged."""
-    features = _row_normalized(_as_tensor(x))
+    features = _as_tensor(x)
+    if _nonnegative(features):
+        features = _row_normalized(features)
     if features.size(1) > max_dim:
         return _projected(features, max_dim, seed)
     return features.to_dense() if features.is_sparse else features
@@ -417,6 +422,11 @@ def _as_tensor(x: Any) -> Tensor:
     if not bool(torch.isfinite(values).all()):
         raise ValueError("'x' contains NaN or Inf")
     return x
+
+
+def _nonnegative(x: Tensor) -> bool:
+    values = x.coalesce().values() if x.is_sparse else x
+    return bool((values >= 0).all())
 
 
 def _row_normalized(x: Tensor) -> Tensor:
