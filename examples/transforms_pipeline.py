@@ -20,7 +20,7 @@ n = 400 if args.quick else len(y)
 data = Data(x=torch.from_numpy(x[:n]).float(), y=torch.from_numpy(y[:n]))
 transform = T.Compose([
     SelfTuningKNNGraph(num_neighbors=7),
-    DetectCommunities(k=10, method='anls', normalize=False, max_iter=300),
+    DetectCommunities(k=10, method='anls', normalize=False, max_iter=2000),
 ])
 print(transform)
 data = transform(data)
