@@ -11,12 +11,15 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from .adjacency import Adjacency, to_adjacency
+from .auto_k import partition_start
 from .factorize import (factorize, raw_operator, run_net, select_k,
                         validate_method)
 from .functional import propagate, symnmf_loss_of
+from .metrics import modularity_from_edges
 from .init import random_membership, spectral_membership
 from .nn import SymNMFNet
 from .readout import normalize_rows
+from .refine import refine_partition
 from .solvers import DEFAULT_ALPHA, SolverResult
 from .training import train
 from .validation import check_finite, check_number, check_rank, graph_inputs
@@ -41,6 +44,9 @@ __all__ = ['SymNMFClustering', 'signal_features']
 # - Not kept: DMoN's collapse regulariser sqrt(k)/N ||sum_i s_i|| - 1
 #   (weight 1: features-only cell 0.35 -> 0.26, others +-0.01), 1 or 3 blocks
 #   (-0.03 to -0.07 on the feature-driven cells vs 2).
+# k='auto' polishes the modularity partition's start in rounds of this many
+# iterations, each judged by its read-out's modularity.
+AUTO_ROUND = 5
 ENCODERS = ('gcn',)
 ENCODER_NUM_LAYERS = 2
 ENCODER_EPOCHS = 300
@@ -59,9 +65,12 @@ class SymNMFClustering:
     methods run the safeguarded solvers of :mod:`pyg_symnmf.solvers`.
 
     Args:
-        k (int or str): Number of communities, or ``"auto"``: chosen by
-            :func:`~pyg_symnmf.factorize.select_k` (modularity scan with
-            the pretrained net; the scores land in ``k_scores_``).
+        k (int or str): Number of communities, or ``"auto"``: the number
+            of communities of the modularity partition
+            (:func:`~pyg_symnmf.factorize.select_k`, at most
+            :func:`~pyg_symnmf.auto_k.default_max_k`), which is also the
+            factorization's start (:func:`~pyg_symnmf.auto_k.
+            partition_start`); its modularity lands in ``k_scores_``.
         method (str): ``"net"``, ``"anls"``, ``"hals"``, ``"mu"`` or
             ``"pgd"``. (default: :obj:`"anls"`)
         num_layers (int, optional): Blocks of the net. (default: 20, or
@@ -100,12 +109,25 @@ class SymNMFClustering:
             (default: pretrained unless an ``encoder`` is given)
         seed (int): Seeds the start, the encoder's initial weights and the
             training: the same seed gives the same result. (default: 0)
+        resolution (float): :math:`\gamma` of the modularity that
+            ``k="auto"`` and ``refine`` maximise (larger: more, smaller
+            communities). (default: 1.0)
+        refine (bool): Polish the hard labels by modularity
+            (:func:`~pyg_symnmf.refine.refine_partition`): with :math:`k`
+            given, nodes move between the :math:`k` communities only (their
+            number never rises); with ``k="auto"``, the argmax of
+            :math:`\mathbf{H}` is refined by local moves and ``labels_`` is
+            whichever of it and the modularity partition has the higher
+            modularity. ``False``: ``labels_`` is the argmax of
+            :math:`\mathbf{H}`. (default: :obj:`True`)
         verbose (bool): Progress bar / loss printing. (default: False)
 
     Attributes:
-        n_communities_ (int): :math:`k`.
+        n_communities_ (int): :math:`k`, the columns of ``embedding_``.
         labels_ (torch.Tensor): Hard community of each node of the fitted
-            graph, shape :math:`(N,)`.
+            graph, shape :math:`(N,)` (see ``refine``; with ``k="auto"`` a
+            partition with more than :math:`k` communities when :math:`k`
+            was capped).
         embedding_ (torch.Tensor): Memberships :math:`\mathbf{H}`
             :math:`(N, k)` of the fitted graph.
         loss_curve_ (list[float]): Loss per training epoch of a trained net;
@@ -113,7 +135,7 @@ class SymNMFClustering:
             start.
         n_iter_ (int): Epochs or iterations run.
         k_scores_ (dict[int, float]): With ``k="auto"``, the modularity of
-            each candidate tried.
+            the partition that gave :math:`k`.
         model_ (torch.nn.Module or None): The fitted net (``method="net"``).
     """
 
@@ -125,6 +147,7 @@ class SymNMFClustering:
                  tol: float = 1e-6, alpha: float = DEFAULT_ALPHA,
                  normalize: Optional[bool] = None,
                  pretrained: Optional[bool] = None, seed: int = 0,
+                 resolution: float = 1.0, refine: bool = True,
                  verbose: bool = False) -> None:
         self.k = k
         self.method = method
@@ -139,6 +162,8 @@ class SymNMFClustering:
         self.normalize = normalize
         self.pretrained = pretrained
         self.seed = seed
+        self.resolution = resolution
+        self.refine = refine
         self.verbose = verbose
 
     # scikit-learn's parameter protocol, without importing scikit-learn.
@@ -172,6 +197,7 @@ class SymNMFClustering:
         check_number('tol', self.tol, low=0)
         check_number('alpha', self.alpha, low=0, low_open=True)
         check_number('seed', self.seed, integer=True, low=0)
+        check_number('resolution', self.resolution, low=0, low_open=True)
         if self.encoder is not None and self.method != 'net':
             raise ValueError("An 'encoder' needs method='net'")
         if isinstance(self.encoder, str) and self.encoder not in ENCODERS:
@@ -207,9 +233,13 @@ class SymNMFClustering:
                      'n_iter_', 'model_', 'k_scores_'):
             self.__dict__.pop(name, None)
         adj, x, graph = self._inputs(data)
+        raw = raw_operator(*graph, adj)
+        self._auto = self._h0 = None
         if self.k == 'auto':
-            selection = select_k(raw_operator(*graph, adj), self.seed)
-            k, self.k_scores_ = selection.k, selection.scores
+            self._auto = select_k(raw, self.seed, resolution=self.resolution)
+            k, self.k_scores_ = self._auto.k, self._auto.scores
+            self._h0 = partition_start(adj, raw.degree(), self._auto.labels,
+                                       k)
         else:
             k = check_rank(self.k, adj.num_nodes)
         self.n_communities_ = k
@@ -225,14 +255,47 @@ class SymNMFClustering:
             self.embedding_ = result.h
         else:
             self.model_ = None
-            result = factorize(adj, k, self.method, max_iter=self.max_iter,
-                               tol=self.tol, alpha=self.alpha, seed=self.seed,
-                               verbose=self.verbose)
+            result, labels = self._classical(adj, raw, k, self.verbose)
             self.loss_curve_, self.n_iter_ = result.loss_curve, result.n_iter
             self.embedding_ = result.h
         check_finite('memberships', self.embedding_)
-        self.labels_ = self.embedding_.argmax(dim=1)
+        self.labels_ = self._read_out(raw, self.embedding_)[0] \
+            if self.method == 'net' else labels
         return self
+
+    def _classical(self, adj: Adjacency, raw: Adjacency, k: int,
+                   verbose: bool = False, warn: bool = True
+                   ) -> tuple[SolverResult, Tensor]:
+        """A classical method and its read-out. With ``k="auto"``: from the
+        modularity partition's start, in rounds of :obj:`AUTO_ROUND`
+        iterations (up to ``max_iter``), stopping at the first round whose
+        read-out has a lower modularity than the best so far, and returning
+        the best (the loss alone drifts towards the degree direction on
+        heavy-tailed graphs, so the read-out is the safeguard)."""
+        options = dict(tol=self.tol, alpha=self.alpha, seed=self.seed,
+                       verbose=verbose)
+        if self._h0 is None:
+            result = factorize(adj, k, self.method, max_iter=self.max_iter,
+                               warn=warn, **options)
+            return result, self._read_out(raw, result.h)[0]
+        best = SolverResult(self._h0, [], 0, 0)
+        labels, quality = self._read_out(raw, self._h0)
+        curve, spent = [], 0
+        while spent < self.max_iter:
+            step = min(AUTO_ROUND, self.max_iter - spent)
+            result = factorize(adj, k, self.method, max_iter=step,
+                               h0=best.h if spent == 0 else result.h,
+                               warn=False, **options)
+            spent += step
+            curve += result.loss_curve[1 if curve else 0:]
+            round_labels, q = self._read_out(raw, result.h)
+            if not q >= quality:
+                break
+            best, labels, quality = result, round_labels, q
+            if result.converged:
+                break
+        best.loss_curve, best.n_iter = curve, spent
+        return best, labels
 
     def transform(self, data: Data) -> Tensor:
         r"""Soft memberships of the nodes of ``data`` (rows sum to one; a
@@ -242,8 +305,11 @@ class SymNMFClustering:
         return normalize_rows(self._memberships(data))
 
     def predict(self, data: Data) -> Tensor:
-        r"""Hard communities of the nodes of ``data``, shape :math:`(N,)`."""
-        return self._memberships(data).argmax(dim=1)
+        r"""Hard communities of the nodes of ``data``, shape :math:`(N,)`
+        (refined as ``labels_``, see ``refine``)."""
+        h = self._memberships(data)
+        adj, _, graph = self._inputs(data)
+        return self._read_out(raw_operator(*graph, adj), h)[0]
 
     def fit_predict(self, data: Data) -> Tensor:
         return self.fit(data).labels_
@@ -253,13 +319,41 @@ class SymNMFClustering:
             raise RuntimeError(f"This {type(self).__name__} is not fitted "
                                f"yet; call fit(data) first")
         adj, x, graph = self._inputs(data)
+        if self.k == 'auto':  # the start from this graph's own partition
+            raw = raw_operator(*graph, adj)
+            self._auto = select_k(raw, self.seed, resolution=self.resolution)
+            self._h0 = partition_start(adj, raw.degree(), self._auto.labels,
+                                       self.n_communities_)
         if self.model_ is not None:
             h = self._net_memberships(adj, x, graph).h
         else:
-            h = factorize(adj, check_rank(self.n_communities_, adj.num_nodes),
-                          self.method, max_iter=self.max_iter, tol=self.tol,
-                          alpha=self.alpha, seed=self.seed, warn=False).h
+            h = self._classical(adj, raw_operator(*graph, adj),
+                                check_rank(self.n_communities_,
+                                           adj.num_nodes), warn=False)[0].h
         return check_finite('memberships', h)
+
+    def _read_out(self, raw: Adjacency, h: Tensor) -> tuple[Tensor, float]:
+        """Hard labels from :math:`\mathbf{H}` (see ``refine``) and their
+        modularity (``nan`` when not needed)."""
+        labels = h.argmax(dim=1)
+        auto = getattr(self, '_auto', None)
+        if not self.refine and auto is None:
+            return labels, float('nan')
+        if self.refine:
+            labels = refine_partition(raw, labels,
+                                      resolution=self.resolution,
+                                      fixed_k=True,
+                                      seed=self.seed)
+        if auto is None:
+            return labels, float('nan')
+        scores = [modularity_from_edges(raw.row(), raw.col(),
+                                        raw.values.detach(), raw.degree(),
+                                        candidate.to(raw.device),
+                                        self.resolution)
+                  for candidate in (labels, auto.labels)]
+        if not self.refine or scores[0] > scores[1]:
+            return labels, scores[0]
+        return auto.labels, scores[1]
 
     def _inputs(self, data: Data) -> tuple[Adjacency, Optional[Tensor],
                                            tuple]:
@@ -303,6 +397,8 @@ class SymNMFClustering:
                ) -> Tensor:
         if isinstance(self.model_, _EncodedNet):
             return self.model_.start(x, *graph, adj)
+        if getattr(self, '_h0', None) is not None:  # k='auto'
+            return self._h0
         if self._pretrained():
             return spectral_membership(adj, self.n_communities_,
                                        self._net().start_iterations,

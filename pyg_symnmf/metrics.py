@@ -95,14 +95,15 @@ def modularity(edge_index, communities, edge_weight: Optional[Tensor] = None,
 def modularity_from_edges(row: Tensor, col: Tensor, val: Tensor,
                           degree: Tensor, labels: Tensor,
                           resolution: float = 1.0,
-                          num: Optional[int] = None) -> float:
+                          num: Optional[int] = None,
+                          two_m: Optional[float] = None) -> float:
     r""":func:`modularity` from the stored nonzeros of a symmetric matrix
     (``row``, ``col``, ``val``: each undirected edge twice, a self-loop
     once), its row sums ``degree`` and ``labels`` in :math:`[0,
     \mathrm{num})`: :math:`O(|\mathcal{E}| + N)`, no validation (the
     shared kernel of :func:`modularity`, :mod:`~pyg_symnmf.auto_k` and
     :mod:`~pyg_symnmf.refine`)."""
-    two_m = val.sum()
+    two_m = val.sum() if two_m is None else two_m  # else: of a whole graph
     if labels.numel() == 0 or not float(two_m) > 0:
         return 0.0
     num = int(labels.max()) + 1 if num is None else num

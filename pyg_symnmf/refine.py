@@ -59,7 +59,8 @@ def refine_partition(graph: GraphLike, labels: Tensor, *,
                      edge_weight: Optional[Tensor] = None,
                      num_nodes: Optional[int] = None,
                      resolution: float = 1.0, aggregate: bool = True,
-                     max_rounds: int = 100, tol: float = 1e-7,
+                     iterations: int = 2, max_rounds: int = 100,
+                     tol: float = 1e-7, fixed_k: bool = False,
                      seed: int = 0) -> Tensor:
     r"""Refines a hard partition for modularity :math:`Q_\gamma` (module
     notes): the result's :math:`Q_\gamma` is never below that of
@@ -75,12 +76,18 @@ def refine_partition(graph: GraphLike, labels: Tensor, *,
         edge_weight (torch.Tensor, optional): Edge weights.
         num_nodes (int, optional): Number of nodes.
         resolution (float): :math:`\gamma > 0`. (default: 1.0)
-        aggregate (bool): Also merge communities (Louvain's aggregation).
-            (default: :obj:`True`)
+        aggregate (bool): Also refine inside communities and move and merge
+            the parts (step 2). (default: :obj:`True`)
+        iterations (int): Most passes of steps 1-2 (each stops early when
+            :math:`Q_\gamma` no longer rises); 2 is leidenalg's default.
+            (default: 2)
         max_rounds (int): Most rounds of local moves per level.
             (default: 100)
         tol (float): Stop a level when a round raises :math:`Q_\gamma` by
             less. (default: 1e-7)
+        fixed_k (bool): Only move nodes between the given communities:
+            none is created, merged or split (step 1 alone, so the number
+            of communities never rises). (default: :obj:`False`)
         seed (int): Seed of the random halving of conflicting moves.
 
     Returns:
@@ -101,17 +108,23 @@ def refine_partition(graph: GraphLike, labels: Tensor, *,
     graph_ = _Graph(row, col, val, adj.num_nodes)
     gen = torch.Generator().manual_seed(seed)
     current = _compact(labels.cpu().long())
-    if graph_.two_m > 0:
+    if graph_.two_m > 0 and fixed_k:
+        current = _local_moves(graph_, current, resolution, max_rounds, tol,
+                               gen, new_communities=False)
+    elif graph_.two_m > 0:
         current = connected_communities(graph_, current)
-        for _ in range(max_rounds):
+        quality = graph_.modularity(current, resolution)
+        for _ in range(iterations):
             current = _local_moves(graph_, current, resolution, max_rounds,
                                    tol, gen)
             if not aggregate:
                 break
-            merged = _merge(graph_, current, resolution, max_rounds, tol, gen)
-            if merged is None:
+            better = _leiden_level(graph_, current, resolution, max_rounds,
+                                   tol, gen)
+            q = graph_.modularity(better, resolution)
+            if not q > quality + tol:
                 break
-            current = merged
+            current, quality = better, q
         current = connected_communities(graph_, current)
     return _compact(current).to(device)
 
@@ -128,15 +141,29 @@ class _Graph:
         off = row != col
         self.off_row, self.off_col, self.off_val = row[off], col[off], val[off]
 
+    def restricted(self, labels: Tensor) -> '_Graph':
+        """The edges inside the communities of ``labels``, with the whole
+        graph's degrees and :math:`2m` (modularity's null model): moves on
+        it never leave a community, and its modularity equals the whole
+        graph's for partitions finer than ``labels``."""
+        inside = labels[self.row] == labels[self.col]
+        part = _Graph(self.row[inside], self.col[inside], self.val[inside],
+                      self.n)
+        part.degree, part.two_m = self.degree, self.two_m
+        return part
+
     def modularity(self, labels: Tensor, resolution: float) -> float:
+        # 2m of the whole graph (a restricted part keeps it).
         return modularity_from_edges(self.row, self.col, self.val,
-                                     self.degree, labels, resolution, self.n)
+                                     self.degree, labels, resolution, self.n,
+                                     two_m=self.two_m)
 
 
 def connected_communities(graph: _Graph, labels: Tensor) -> Tensor:
-    """Splits every community into its connected components (labels in
-    :math:`[0, N)`): min-label hooking and pointer jumping over the
-    intra-community edges, :math:`O(|\\mathcal{E}|)` per round."""
+    """Splits every community into its connected components: min-label
+    hooking and pointer jumping over the intra-community edges,
+    :math:`O(|\mathcal{E}|)` per round. A node without edges stays with
+    the rest of its community (it changes no modularity)."""
     same = labels[graph.off_row] == labels[graph.off_col]
     row, col = graph.off_row[same], graph.off_col[same]
     parent = torch.arange(graph.n)
@@ -150,19 +177,26 @@ def connected_communities(graph: _Graph, labels: Tensor) -> Tensor:
                 break
             hooked = jumped
         if torch.equal(hooked, parent):
-            # Isolated nodes keep their own label (their own component).
-            return parent
+            break
         parent = hooked
+    isolated = graph.degree == 0
+    if bool(isolated.any()) and not bool(isolated.all()):
+        root = torch.full((graph.n,), graph.n).scatter_reduce(
+            0, labels[~isolated], parent[~isolated], 'amin')[labels]
+        parent = torch.where(isolated & (root < graph.n), root, parent)
+    return parent
 
 
 def _local_moves(graph: _Graph, labels: Tensor, resolution: float,
-                 max_rounds: int, tol: float, gen: torch.Generator
-                 ) -> Tensor:
+                 max_rounds: int, tol: float, gen: torch.Generator,
+                 new_communities: bool = True) -> Tensor:
     """Step 1 of the module notes until ``Q`` stops rising."""
     n = graph.n
     quality = graph.modularity(labels, resolution)
+    active = torch.ones(n, dtype=torch.bool)
     for _ in range(max_rounds):
-        moves = _best_moves(graph, labels, resolution)
+        moves = _best_moves(graph, labels, resolution, active,
+                            new_communities)
         if moves is None:
             break
         node, target, gain = moves
@@ -184,19 +218,26 @@ def _local_moves(graph: _Graph, labels: Tensor, resolution: float,
             accepted[node[keep]] = target[keep]
             quality_new = graph.modularity(accepted, resolution)
         rise = quality_new - quality
+        # Only nodes next to a move can gain anew (Leiden's queue).
+        moved = accepted != labels
+        active = moved.clone()
+        active[graph.off_col[moved[graph.off_row]]] = True
         labels, quality = accepted, quality_new
         if rise < tol:
             break
     return labels
 
 
-def _best_moves(graph: _Graph, labels: Tensor, resolution: float
+def _best_moves(graph: _Graph, labels: Tensor, resolution: float,
+                active: Tensor, new_communities: bool = True
                 ) -> Optional[tuple[Tensor, Tensor, Tensor]]:
-    """Each node's best move with a positive exact gain: ``(node, target
-    community, gain)``, or ``None`` when no node gains. Targets of moves
-    to a new community are unused labels."""
+    """The best move with a positive exact gain of each ``active`` node:
+    ``(node, target community, gain)``, or ``None`` when none gains.
+    Targets of moves to a new community are unused labels."""
     n, two_m, deg = graph.n, graph.two_m, graph.degree
-    row, col, val = graph.off_row, graph.off_col, graph.off_val
+    edges = active[graph.off_row]
+    row, col, val = (graph.off_row[edges], graph.off_col[edges],
+                     graph.off_val[edges])
     # Weight from each node to each community it touches: one sort.
     key = row * n + labels[col]
     pairs, inverse = torch.unique(key, return_inverse=True)
@@ -221,7 +262,7 @@ def _best_moves(graph: _Graph, labels: Tensor, resolution: float
     # Leaving for a community of its own (only from a shared community).
     alone = -2 * w_own / two_m + resolution * 2 * deg \
         * (vol[labels] - deg) / two_m ** 2
-    alone = torch.where(size[labels] > 1, alone,
+    alone = torch.where((size[labels] > 1) & active & new_communities, alone,
                         torch.full_like(alone, -torch.inf))
     leave = alone > best
     best = torch.where(leave, alone, best)
@@ -229,8 +270,11 @@ def _best_moves(graph: _Graph, labels: Tensor, resolution: float
     if movers.numel() == 0:
         return None
     free = torch.nonzero(size == 0).flatten()
-    target = pick.clone()
     leaving = movers[leave[movers]]
+    if leaving.numel() > free.numel():  # whole communities leaving at once
+        movers = movers[~torch.isin(movers, leaving[free.numel():])]
+        leaving = leaving[:free.numel()]
+    target = pick.clone()
     target[leaving] = free[:leaving.numel()]
     return movers, target[movers], best[movers]
 
@@ -248,11 +292,29 @@ def _independent(src: Tensor, dst: Tensor, gain: Tensor, n: int) -> Tensor:
     return (top[src] == rank) & (top[dst] == rank)
 
 
+def _leiden_level(graph: _Graph, labels: Tensor, resolution: float,
+                  max_rounds: int, tol: float, gen: torch.Generator) -> Tensor:
+    """Step 2: each community is first refined from singletons by moves
+    inside it (so a community can later split); the sub-communities become
+    nodes, start in their community, and move and merge there."""
+    inner = _local_moves(graph.restricted(labels), torch.arange(graph.n),
+                         resolution, max_rounds, tol, gen)
+    inner = _compact(inner)
+    k = int(inner.max()) + 1
+    coarse = _coarsen(graph, inner, k)
+    start = torch.empty(k, dtype=torch.long)
+    start[inner] = labels
+    start = _compact(start)
+    moved = _local_moves(coarse, start, resolution, max_rounds, tol, gen)
+    merged = _merge(coarse, moved, resolution, max_rounds, tol, gen)
+    return (moved if merged is None else merged)[inner]
+
+
 def _merge(graph: _Graph, labels: Tensor, resolution: float,
            max_rounds: int, tol: float, gen: torch.Generator
            ) -> Optional[Tensor]:
-    """Step 2: local moves on the graph of communities, level after level;
-    the merged labels, or ``None`` when no communities merged."""
+    """Local moves on the graph of communities, level after level (Louvain's
+    aggregation); the merged labels, or ``None`` when nothing merged."""
     labels = _compact(labels)
     merged = labels
     while True:
