@@ -270,7 +270,7 @@ class SymNMFClustering:
         modularity partition's start, in rounds of :obj:`AUTO_ROUND`
         iterations (up to ``max_iter``), stopping at the first round whose
         read-out has a lower modularity than the best so far, and returning
-        the best (the loss alone drifts towards the degree direction on
+        the best; a tie stops too (the loss alone drifts towards the degree direction on
         heavy-tailed graphs, so the read-out is the safeguard)."""
         options = dict(tol=self.tol, alpha=self.alpha, seed=self.seed,
                        verbose=verbose)
@@ -289,7 +289,7 @@ class SymNMFClustering:
             spent += step
             curve += result.loss_curve[1 if curve else 0:]
             round_labels, q = self._read_out(raw, result.h)
-            if not q >= quality:
+            if not q > quality:
                 break
             best, labels, quality = result, round_labels, q
             if result.converged:
@@ -333,7 +333,7 @@ class SymNMFClustering:
         return check_finite('memberships', h)
 
     def _read_out(self, raw: Adjacency, h: Tensor) -> tuple[Tensor, float]:
-        """Hard labels from :math:`\mathbf{H}` (see ``refine``) and their
+        r"""Hard labels from :math:`\mathbf{H}` (see ``refine``) and their
         modularity (``nan`` when not needed)."""
         labels = h.argmax(dim=1)
         auto = getattr(self, '_auto', None)

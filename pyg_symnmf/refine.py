@@ -160,7 +160,7 @@ class _Graph:
 
 
 def connected_communities(graph: _Graph, labels: Tensor) -> Tensor:
-    """Splits every community into its connected components: min-label
+    r"""Splits every community into its connected components: min-label
     hooking and pointer jumping over the intra-community edges,
     :math:`O(|\mathcal{E}|)` per round. A node without edges stays with
     the rest of its community (it changes no modularity)."""
