@@ -91,8 +91,9 @@ def refine_partition(graph: GraphLike, labels: Tensor, *,
         seed (int): Seed of the random halving of conflicting moves.
 
     Returns:
-        Labels :math:`(N,)` in :math:`[0, k')`, numbered by first
-        appearance, on the device of ``labels``.
+        Labels :math:`(N,)` on the device of ``labels``: with ``fixed_k``,
+        the given labels; else in :math:`[0, k')`, numbered by first
+        appearance.
     """
     if not resolution > 0:
         raise ValueError(f"'resolution' must be positive, got {resolution}")
@@ -107,7 +108,7 @@ def refine_partition(graph: GraphLike, labels: Tensor, *,
     val = adj.values.detach().cpu().to(torch.float64)
     graph_ = _Graph(row, col, val, adj.num_nodes)
     gen = torch.Generator().manual_seed(seed)
-    current = _compact(labels.cpu().long())
+    ids, current = torch.unique(labels.cpu().long(), return_inverse=True)
     if graph_.two_m > 0 and fixed_k:
         current = _local_moves(graph_, current, resolution, max_rounds, tol,
                                gen, new_communities=False)
@@ -126,6 +127,8 @@ def refine_partition(graph: GraphLike, labels: Tensor, *,
                 break
             current, quality = better, q
         current = connected_communities(graph_, current)
+    if fixed_k:  # the given labels, one per community
+        return ids[current].to(device)
     return _compact(current).to(device)
 
 

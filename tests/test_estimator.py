@@ -25,7 +25,7 @@ def test_sklearn_clone_and_get_set_params_round_trip():
     assert set(params) == {'k', 'method', 'num_layers', 'epochs', 'lr',
                            'encoder', 'deep_supervision', 'max_iter', 'tol',
                            'alpha', 'normalize', 'pretrained', 'seed',
-                           'verbose'}
+                           'resolution', 'refine', 'verbose'}
     copy = clone(est)
     assert copy is not est and type(copy) is SymNMFClustering
     assert copy.get_params() == params
