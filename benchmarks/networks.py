@@ -169,8 +169,8 @@ def measure(graph_name, data, methods, repeats):
                    'communities': int(sizes.numel()),
                    'largest_share': float(sizes.max()) / data.num_nodes,
                    'seconds': sec, 'peak_mb': peak}
-            if data.get('y') is not None:
-                row['NMI'] = nmi(data.y, labels)
+            row['NMI'] = nmi(data.y, labels) \
+                if data.get('y') is not None else float('nan')
             runs.append(row)
             print({key: round(v, 4) if isinstance(v, float) else v
                    for key, v in row.items()}, flush=True)
