@@ -43,8 +43,9 @@ __all__ = ['KSelection', 'choose_k', 'partition_start', 'default_max_k']
 @dataclass
 class KSelection:
     """The chosen :math:`k`, the modularity partition it counts (labels in
-    :math:`[0, k)` for nodes with edges; isolated nodes get label 0) and its
-    modularity (``scores``: ``{k: Q}``)."""
+    :math:`[0, k)` for nodes with edges, a label of its own from :math:`k`
+    on for each node without) and its modularity (``scores``:
+    ``{k: Q}``)."""
     k: int
     scores: dict[int, float] = field(default_factory=dict)
     labels: Optional[Tensor] = None
@@ -83,10 +84,10 @@ def choose_k(raw: Adjacency, resolution: float = 1.0,
     order = torch.argsort(vol, descending=True, stable=True)
     rank = torch.empty_like(order)
     rank[order] = torch.arange(order.numel(), device=order.device)
+    # Communities with edges rank first; a node without edges is a
+    # community of its own (as Leiden, Louvain and PLM leave it), beyond k.
     k = max(1, int((vol > 0).sum()))
-    # Communities with edges rank first; isolated nodes join community 0
-    # (any label gives them the same modularity).
-    labels = torch.where(degree > 0, rank[labels], torch.zeros_like(labels))
+    labels = rank[labels]
     score = modularity_from_edges(raw.row(), raw.col(), raw.values.detach(),
                                   degree, labels, resolution)
     return KSelection(k, {k: score}, labels)

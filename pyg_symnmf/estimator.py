@@ -346,6 +346,9 @@ class SymNMFClustering:
                                       seed=self.seed)
         if auto is None:
             return labels, float('nan')
+        # Nodes without edges: alone, as in the modularity partition.
+        labels = torch.where(auto.labels >= self.n_communities_,
+                             auto.labels, labels)
         scores = [modularity_from_edges(raw.row(), raw.col(),
                                         raw.values.detach(), raw.degree(),
                                         candidate.to(raw.device),

@@ -27,15 +27,22 @@ turns it into one that holds up under modularity
    quarter, and finally the moves that share no community with a better
    move, whose gains add up exactly. A node alone in its community joins
    another lone node only if that one has a smaller label (no swaps).
-2. **Merges** (``aggregate``): the communities become the nodes of a
-   weighted graph (intra-community weight as self-loops) and step 1 runs
-   on it, level after level, until no two communities merge (Louvain's
-   aggregation); then step 1 runs again on the nodes.
+   After a round, only the movers and their neighbours are considered
+   again (Leiden's queue).
+2. **Refinement and merges** (``aggregate``, Leiden's second phase): each
+   community is refined from singletons by step 1 restricted to its own
+   edges; the sub-communities become the nodes of a weighted graph
+   (internal weight as self-loops), start in their community, and step 1
+   moves them between communities there (so a community can split), then
+   merges them level after level until nothing merges (Louvain's
+   aggregation). Steps 1-2 repeat ``iterations`` times or until
+   :math:`Q_\gamma` stops rising.
 3. **Connected communities**: a community made of pieces without edges
    between them is split into its connected components (this always
    raises :math:`Q_\gamma`: Leiden's guarantee that communities are
    connected).
 
+With ``fixed_k`` only step 1 runs, without new communities.
 Rounds stop when :math:`Q_\gamma` rises by less than ``tol`` or after
 ``max_rounds``.
 """

@@ -60,7 +60,13 @@ def test_tiny_graphs(num_nodes, pairs, k):
     selection = choose_k(raw(edge_index, num_nodes))
     assert selection.k == k
     assert selection.labels.shape == (num_nodes,)
-    assert int(selection.labels.max()) < k
+    # Nodes with edges in [0, k); each node without edges alone.
+    has_edge = torch.zeros(num_nodes, dtype=torch.bool)
+    has_edge[edge_index.flatten()] = True
+    assert bool((selection.labels[has_edge] < k).all())
+    with_edges = k if bool(has_edge.any()) else 0
+    assert int(selection.labels.max()) + 1 == with_edges + int(
+        (~has_edge).sum())
     est = ps.SymNMFClustering('auto').fit(Data(edge_index=edge_index,
                                                num_nodes=num_nodes))
     assert est.n_communities_ == k and est.labels_.shape == (num_nodes,)
@@ -72,7 +78,8 @@ def test_one_edge_at_large_n_costs_few_spmms(count_spmm):
     data = Data(edge_index=edge_index, num_nodes=20_000)
     est = ps.SymNMFClustering('auto').fit(data)
     assert est.n_communities_ == 1
-    assert est.labels_[0] == est.labels_[1]
+    assert est.labels_[0] == est.labels_[1] == 0
+    assert int(est.labels_.max()) + 1 == 19_999  # the others alone
     # The choice of k costs none; one polishing round costs six (width 1).
     assert len(count_spmm) <= 10 and max(count_spmm) == 1
     h = ps.symnmf(edge_index, 'auto', num_nodes=20_000)
