@@ -96,3 +96,22 @@ def test_degenerate_and_bad_input():
     # An unnormalised Adjacency is used as is.
     adj = to_adjacency(edge_index, normalize=False)
     assert refine_partition(adj, torch.tensor([0, 1])).tolist() == [0, 0]
+
+
+@pytest.mark.parametrize('gamma', [1.0, 2.0])
+def test_move_gains_are_exact(gamma):
+    from pyg_symnmf import refine
+    edge_index, weight = random_graph(60, 200, 0, weighted=True)
+    adj = to_adjacency(edge_index, weight, 60, normalize=False,
+                       dtype=torch.float64)
+    graph = refine._Graph(adj.row(), adj.col(), adj.values, 60)
+    labels = torch.randint(0, 6, (60,),
+                           generator=torch.Generator().manual_seed(1))
+    node, target, gain = refine._best_moves(
+        graph, labels, gamma, torch.ones(60, dtype=torch.bool))
+    before = graph.modularity(labels, gamma)
+    for i, t, g in zip(node.tolist(), target.tolist(), gain.tolist()):
+        moved = labels.clone()
+        moved[i] = t
+        assert graph.modularity(moved, gamma) - before == pytest.approx(
+            g, abs=1e-12)
