@@ -294,7 +294,8 @@ class SymNMFClustering:
             best, labels, quality = result, round_labels, q
             if result.converged:
                 break
-        best.loss_curve, best.n_iter = curve, spent
+        best.loss_curve = curve or [float(symnmf_loss_of(adj, self._h0))]
+        best.n_iter = spent
         return best, labels
 
     def transform(self, data: Data) -> Tensor:

@@ -130,3 +130,10 @@ def test_estimator_refines_with_k_given_without_adding_communities():
     assert int(refined.labels_.max()) < 5
     assert modularity(data.edge_index, refined.labels_) >= modularity(
         data.edge_index, plain.labels_)
+
+
+def test_auto_without_iterations_returns_the_start():
+    data = datasets.planted_partition(600, 4, mu=0.2, seed=5)
+    est = ps.SymNMFClustering('auto', max_iter=0).fit(data)
+    assert est.n_iter_ == 0 and len(est.loss_curve_) == 1
+    assert nmi(data.y, est.labels_) > 0.99
