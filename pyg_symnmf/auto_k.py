@@ -1,100 +1,116 @@
 r"""Choosing the number of communities :math:`k` when it is not known.
 
-The criterion is Newman's modularity of the hard partition that a cheap
-factorization gives for each candidate :math:`k` (with the pretrained
-SymNMF-Net, a few dozen SpMMs each): modularity rewards splitting a graph
-where it has communities and penalises splitting them further, so it peaks
-near the planted :math:`k` on graphs that have one. The scan is
-coarse-to-fine: a geometric grid over :math:`[2, k_{\max}]`, then a
-golden-section search on the integers around each of the two best grid
-points (modularity is not always unimodal in :math:`k`: a coarse grid can
-rank a sub-multiple of the planted :math:`k` first), so it costs
-:math:`O(\log k_{\max})` factorizations.
+:math:`k` is the number of communities of the modularity partition that
+:func:`~pyg_symnmf.refine.refine_partition` reaches from singletons (local
+moves, refinement inside communities and merges, Leiden-style: every round
+:math:`O(|\mathcal{E}|)`, no SpMM), counting the communities that hold an
+edge. That partition is then the factorization's start
+(:func:`partition_start`), so the choice of :math:`k` and the start are
+one computation, reused.
+
+Why not a scan over candidate :math:`k` (one factorization each, as in
+0.2.0): on networks with heavy-tailed degrees the SymNMF loss of the
+normalised adjacency prefers a "background" column along
+:math:`\sqrt{\mathbf{d}}` to communities, so the partition a
+factorization reads out at a candidate :math:`k` says little about how
+many communities the graph has; and the scan cost :math:`O(\log
+k_{\max})` factorizations, at least :math:`O(N)` of them on graphs with
+few edges. Modularity is what the scan maximised anyway.
+
+Bounded by the graph: communities are connected and hold an edge, so
+:math:`k \le` the number of edges and :math:`k \ge` the number of
+connected components with an edge; an edgeless graph gets :math:`k = 1`.
+The factorization's width is further capped at :func:`default_max_k` (the
+largest communities by volume get a column; the partition keeps them
+all).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Optional
 
+import torch
 from torch import Tensor
-from torch_geometric.utils import scatter
 
 from .adjacency import Adjacency
+from .metrics import modularity_from_edges
+from .refine import refine_partition
 
-__all__ = ['KSelection', 'choose_k', 'modularity_of', 'default_max_k']
+__all__ = ['KSelection', 'choose_k', 'partition_start', 'default_max_k']
 
 
 @dataclass
 class KSelection:
-    """The chosen :math:`k` and the modularity of every candidate tried."""
+    """The chosen :math:`k`, the modularity partition it counts (labels in
+    :math:`[0, k)` for nodes with edges, a label of its own from :math:`k`
+    on for each node without) and its modularity (``scores``:
+    ``{k: Q}``)."""
     k: int
     scores: dict[int, float] = field(default_factory=dict)
+    labels: Optional[Tensor] = None
 
 
 def default_max_k(num_nodes: int) -> int:
-    r""":math:`\min(\max(2, 2\sqrt{N}), 256, N)`: communities of fewer than
-    about :math:`\sqrt{N}/2` nodes are past modularity's resolution limit
-    anyway."""
+    r""":math:`\min(\max(2, 2\sqrt{N}), 256, N)`: the widest factorization
+    :math:`k=` ``"auto"`` runs (:math:`O(Nk^2)` per iteration);
+    communities of fewer than about :math:`\sqrt{N}/2` nodes are past
+    modularity's resolution limit anyway."""
     return max(1, min(max(2, int(2 * math.sqrt(num_nodes))), 256, num_nodes))
 
 
-def modularity_of(raw: Adjacency, labels: Tensor) -> float:
-    r"""Modularity of ``labels`` on the raw (unnormalised) operator, from
-    its nonzeros (see :func:`pyg_symnmf.metrics.modularity`)."""
-    two_m = float(raw.values.sum())
-    if two_m == 0:
-        return 0.0
-    num = int(labels.max()) + 1
-    row, col, val = raw.row(), raw.col(), raw.values
-    same = labels[row] == labels[col]
-    inside = scatter(val[same], labels[row[same]], 0, num, 'sum')
-    vol = scatter(raw.degree(), labels, 0, num, 'sum')
-    return float((inside / two_m - (vol / two_m).square()).sum())
-
-
-def choose_k(raw: Adjacency, partition: Callable[[int], Tensor],
-             max_k: int, min_k: int = 2) -> KSelection:
-    r"""Scans :math:`k \in [\mathrm{min\_k}, \mathrm{max\_k}]` for the
-    partition of highest modularity.
+def choose_k(raw: Adjacency, resolution: float = 1.0,
+             seed: int = 0) -> KSelection:
+    r"""The number of communities of the modularity partition of ``raw``
+    (module notes).
 
     Args:
         raw (Adjacency): The unnormalised graph (modularity's weights).
-        partition (callable): ``k -> labels`` (a LongTensor of :math:`N`).
-        max_k (int): Largest candidate.
-        min_k (int): Smallest candidate. (default: 2)
+        resolution (float): :math:`\gamma` of the modularity.
+            (default: 1.0)
+        seed (int): Seed of :func:`~pyg_symnmf.refine.refine_partition`.
+
+    Returns:
+        :class:`KSelection`, its communities numbered by decreasing volume.
     """
-    selection = KSelection(min_k)
-    if max_k <= min_k:
-        selection.k = max(1, max_k)
-        return selection
+    n = raw.num_nodes
+    if n == 0:
+        return KSelection(1, {}, torch.zeros(0, dtype=torch.long))
+    labels = refine_partition(raw, torch.arange(n), resolution=resolution,
+                              seed=seed).to(raw.device)
+    degree = raw.degree().detach()
+    vol = torch.zeros(int(labels.max()) + 1, dtype=degree.dtype,
+                      device=degree.device).index_add_(0, labels, degree)
+    order = torch.argsort(vol, descending=True, stable=True)
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(order.numel(), device=order.device)
+    # Communities with edges rank first; a node without edges is a
+    # community of its own (as Leiden, Louvain and PLM leave it), beyond k.
+    k = max(1, int((vol > 0).sum()))
+    labels = rank[labels]
+    score = modularity_from_edges(raw.row(), raw.col(), raw.values.detach(),
+                                  degree, labels, resolution)
+    return KSelection(k, {k: score}, labels)
 
-    def score(k: int) -> float:
-        if k not in selection.scores:
-            selection.scores[k] = modularity_of(raw, partition(k))
-        return selection.scores[k]
 
-    grid = sorted({min(max_k, round(min_k * 1.5**i))
-                   for i in range(int(math.log(max_k / min_k, 1.5)) + 2)})
-    for best in sorted(grid, key=score, reverse=True)[:2]:
-        pos = grid.index(best)
-        _golden_section(score, grid[max(pos - 1, 0)],
-                        grid[min(pos + 1, len(grid) - 1)])
-    selection.k = max(selection.scores, key=selection.scores.get)
-    return selection
-
-
-def _golden_section(score: Callable[[int], float], lo: int, hi: int) -> None:
-    """Golden-section search for the best integer of ``[lo, hi]``."""
-    ratio = (math.sqrt(5) - 1) / 2
-    while hi - lo > 2:
-        a = hi - round(ratio * (hi - lo))
-        b = lo + round(ratio * (hi - lo))
-        if a >= b:
-            break
-        if score(a) >= score(b):
-            hi = b
-        else:
-            lo = a
-    for k in range(lo, hi + 1):
-        score(k)
+def partition_start(adj: Adjacency, degree: Tensor, labels: Tensor,
+                    k: int) -> Tensor:
+    r"""The SymNMF start of a partition, the degree-corrected block model
+    of it: with :math:`d` the raw degrees (``degree``) and
+    :math:`\mathrm{vol}(c) = \sum_{i \in c} d_i`, :math:`H_{ic} =
+    \sqrt{d_i / \mathrm{vol}(c)}` on a normalised ``adj`` (then
+    :math:`(\mathbf{H}\mathbf{H}^\top)_{ij} = \sqrt{d_i d_j} /
+    \mathrm{vol}(c)`, the expected normalised weight inside a block), and
+    :math:`d_i / \sqrt{\mathrm{vol}(c)}` on a raw one; 0 outside the
+    node's community and for communities :math:`\ge k` (the smallest, when
+    :math:`k` was capped). Shape :math:`(N, k)`, dtype of ``adj``."""
+    degree = degree.detach().to(adj.dtype).clamp_min(0)
+    keep = torch.nonzero(labels < k).flatten()
+    vol = torch.zeros(k, dtype=degree.dtype, device=degree.device
+                      ).index_add_(0, labels[keep], degree[keep])
+    vol = vol.clamp_min(torch.finfo(degree.dtype).tiny)[labels[keep]]
+    value = (degree[keep] / vol).sqrt() if adj.normalized \
+        else degree[keep] / vol.sqrt()
+    h = torch.zeros(adj.num_nodes, k, dtype=adj.dtype, device=adj.device)
+    h[keep, labels[keep]] = value
+    return h

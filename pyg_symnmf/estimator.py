@@ -10,17 +10,19 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .adjacency import Adjacency, to_adjacency
-from .features import FEATURE_INITS, feature_graph, informative
+from .auto_k import partition_start
 from .factorize import (factorize, raw_operator, run_net, select_k,
                         validate_method)
+from .features import FEATURE_INITS, feature_graph, informative
 from .functional import propagate, symnmf_loss_of
 from .graphs import as_data
 from .init import random_membership, spectral_membership, zero_isolated
-from .metrics import modularity
+from .metrics import modularity, modularity_from_edges
 from .nn import SymNMFNet
 from .overlapping import (affiliations, community_lists, edge_set,
                           fit_bernoulli_poisson, overlapping_communities)
 from .readout import normalize_rows
+from .refine import refine_partition
 from .solvers import DEFAULT_ALPHA, SolverResult
 from .threads import resolve_threads, thread_limit
 from .training import train
@@ -47,6 +49,9 @@ __all__ = ['SymNMFClustering', 'signal_features']
 # - Not kept: DMoN's collapse regulariser sqrt(k)/N ||sum_i s_i|| - 1
 #   (weight 1: features-only cell 0.35 -> 0.26, others +-0.01), 1 or 3 blocks
 #   (-0.03 to -0.07 on the feature-driven cells vs 2).
+# k='auto' polishes the modularity partition's start in rounds of this many
+# iterations, each judged by its read-out's modularity.
+AUTO_ROUND = 5
 ENCODERS = ('gcn',)
 ENCODER_NUM_LAYERS = 2
 ENCODER_EPOCHS = 300
@@ -66,9 +71,12 @@ class SymNMFClustering:
     methods run the safeguarded solvers of :mod:`pyg_symnmf.solvers`.
 
     Args:
-        k (int or str): Number of communities, or ``"auto"``: chosen by
-            :func:`~pyg_symnmf.factorize.select_k` (modularity scan with
-            the pretrained net; the scores land in ``k_scores_``).
+        k (int or str): Number of communities, or ``"auto"``: the number
+            of communities of the modularity partition
+            (:func:`~pyg_symnmf.factorize.select_k`, at most
+            :func:`~pyg_symnmf.auto_k.default_max_k`), which is also the
+            factorization's start (:func:`~pyg_symnmf.auto_k.
+            partition_start`); its modularity lands in ``k_scores_``.
         method (str): ``"net"``, ``"anls"``, ``"hals"``, ``"mu"`` or
             ``"pgd"``. (default: :obj:`"anls"`)
         num_layers (int, optional): Blocks of the net. (default: 20, or
@@ -128,6 +136,17 @@ class SymNMFClustering:
             ``seed``, ``seed + 1``, ...), the lowest loss kept. (default:
             :obj:`~pyg_symnmf.features.FEATURE_INITS` on a feature-aware
             operator, else 1)
+        resolution (float): :math:`\gamma` of the modularity that
+            ``k="auto"`` and ``refine`` maximise (larger: more, smaller
+            communities). (default: 1.0)
+        refine (bool): Polish the hard labels by modularity
+            (:func:`~pyg_symnmf.refine.refine_partition`): with :math:`k`
+            given, nodes move between the :math:`k` communities only (their
+            number never rises); with ``k="auto"``, the argmax of
+            :math:`\mathbf{H}` is refined by local moves and ``labels_`` is
+            whichever of it and the modularity partition has the higher
+            modularity. ``False``: ``labels_`` is the argmax of
+            :math:`\mathbf{H}`. (default: :obj:`True`)
         verbose (bool): Progress bar / loss printing. (default: False)
 
     Every method taking a graph accepts any form
@@ -138,9 +157,11 @@ class SymNMFClustering:
     estimator sits at the end of a scikit-learn ``Pipeline``.
 
     Attributes:
-        n_communities_ (int): :math:`k`.
+        n_communities_ (int): :math:`k`, the columns of ``embedding_``.
         labels_ (torch.Tensor): Hard community of each node of the fitted
-            graph, shape :math:`(N,)`.
+            graph, shape :math:`(N,)` (see ``refine``; with ``k="auto"`` a
+            partition with more than :math:`k` communities when :math:`k`
+            was capped).
         embedding_ (torch.Tensor): Memberships :math:`\mathbf{H}`
             :math:`(N, k)` of the fitted graph.
         cover_ (torch.Tensor): Overlapping communities, boolean
@@ -154,7 +175,7 @@ class SymNMFClustering:
             start.
         n_iter_ (int): Epochs or iterations run.
         k_scores_ (dict[int, float]): With ``k="auto"``, the modularity of
-            each candidate tried.
+            the partition that gave :math:`k`.
         model_ (torch.nn.Module or None): The fitted net (``method="net"``).
         modularity_ (float): Modularity of ``labels_`` on the fitted graph's
             raw weights.
@@ -171,8 +192,9 @@ class SymNMFClustering:
                  normalize: Optional[bool] = None,
                  pretrained: Optional[bool] = None,
                  loss: str = 'squared', seed: int = 0,
-                 n_jobs: Optional[int] = None,
-                 verbose: bool = False, features: bool = True,
+                 n_jobs: Optional[int] = None, resolution: float = 1.0,
+                 refine: bool = True, verbose: bool = False,
+                 features: bool = True,
                  n_init: Optional[int] = None) -> None:
         self.k = k
         self.method = method
@@ -189,6 +211,8 @@ class SymNMFClustering:
         self.loss = loss
         self.seed = seed
         self.n_jobs = n_jobs
+        self.resolution = resolution
+        self.refine = refine
         self.verbose = verbose
         self.features = features
         self.n_init = n_init
@@ -234,6 +258,8 @@ class SymNMFClustering:
                              f"{LOSSES}")
         if self.n_init is not None:
             check_number('n_init', self.n_init, integer=True, low=1)
+        check_bool('refine', self.refine)
+        check_number('resolution', self.resolution, low=0, low_open=True)
         if self.encoder is not None and self.method != 'net':
             raise ValueError("An 'encoder' needs method='net'")
         if isinstance(self.encoder, str) and self.encoder not in ENCODERS:
@@ -273,11 +299,13 @@ class SymNMFClustering:
         adj, x, graph = self._inputs(data)
         raw = raw_operator(*graph, adj)  # modularity's weights
         with self._threads(adj):
-            self._fit(adj, x, graph, raw)
+            labels = self._fit(adj, x, graph, raw)
             self.embedding_, self.cover_ = self._overlapping(
                 data, adj, self.embedding_)
+            if labels is None or self.loss == 'bernoulli_poisson':
+                labels = self._read_out(raw, self.embedding_)[0]
+        self.labels_ = labels
         self.overlapping_communities_ = community_lists(self.cover_)
-        self.labels_ = self.embedding_.argmax(dim=1)
         # On the user's graph, also when the fused feature graph was
         # factored.
         self.modularity_ = modularity(
@@ -286,10 +314,16 @@ class SymNMFClustering:
         return self
 
     def _fit(self, adj: Adjacency, x: Optional[Tensor], graph: tuple,
-             raw: Adjacency) -> None:
+             raw: Adjacency) -> Optional[Tensor]:
+        """Sets ``embedding_`` and the fitted state; returns the labels a
+        classical method's read-out gave (``None`` for the net)."""
+        self._auto = self._h0 = None
+        labels = None
         if self.k == 'auto':
-            selection = select_k(raw, self.seed)
-            k, self.k_scores_ = selection.k, selection.scores
+            self._auto = select_k(raw, self.seed, resolution=self.resolution)
+            k, self.k_scores_ = self._auto.k, self._auto.scores
+            self._h0 = partition_start(adj, raw.degree(), self._auto.labels,
+                                       k)
         else:
             k = check_rank(self.k, adj.num_nodes)
         self.n_communities_ = k
@@ -305,13 +339,47 @@ class SymNMFClustering:
             self.embedding_ = result.h
         else:
             self.model_ = None
-            result = factorize(adj, k, self.method, max_iter=self.max_iter,
-                               tol=self.tol, alpha=self.alpha, seed=self.seed,
-                               verbose=self.verbose,
-                               n_init=self._n_init(x))
+            result, labels = self._classical(adj, raw, k, x, self.verbose)
             self.loss_curve_, self.n_iter_ = result.loss_curve, result.n_iter
             self.embedding_ = result.h
         check_finite('memberships', self.embedding_)
+        return labels
+
+    def _classical(self, adj: Adjacency, raw: Adjacency, k: int,
+                   x: Optional[Tensor], verbose: bool = False,
+                   warn: bool = True) -> tuple[SolverResult, Tensor]:
+        """A classical method and its read-out. With ``k="auto"``: from the
+        modularity partition's start, in rounds of :obj:`AUTO_ROUND`
+        iterations (up to ``max_iter``), stopping at the first round whose
+        read-out has a lower modularity than the best so far, and returning
+        the best; a tie stops too (the loss alone drifts towards the degree
+        direction on heavy-tailed graphs, so the read-out is the
+        safeguard)."""
+        options = dict(tol=self.tol, alpha=self.alpha, seed=self.seed,
+                       verbose=verbose)
+        if self._h0 is None:
+            result = factorize(adj, k, self.method, max_iter=self.max_iter,
+                               warn=warn, n_init=self._n_init(x), **options)
+            return result, self._read_out(raw, result.h)[0]
+        best = SolverResult(self._h0, [], 0, 0)
+        labels, quality = self._read_out(raw, self._h0)
+        curve, spent = [], 0
+        while spent < self.max_iter:
+            step = min(AUTO_ROUND, self.max_iter - spent)
+            result = factorize(adj, k, self.method, max_iter=step,
+                               h0=best.h if spent == 0 else result.h,
+                               warn=False, **options)
+            spent += step
+            curve += result.loss_curve[1 if curve else 0:]
+            round_labels, q = self._read_out(raw, result.h)
+            if not q > quality:
+                break
+            best, labels, quality = result, round_labels, q
+            if result.converged:
+                break
+        best.loss_curve = curve or [float(symnmf_loss_of(adj, self._h0))]
+        best.n_iter = spent
+        return best, labels
 
     def score(self, data: Any, y: Any = None) -> float:
         """Modularity of the communities :meth:`predict` gives on ``data``
@@ -319,10 +387,9 @@ class SymNMFClustering:
         ``k`` works as with any scikit-learn estimator."""
         data = as_data(data)
         adj, x, graph = self._inputs(data)
-        with self._threads(adj):
-            labels = self._memberships_of(data, adj, x, graph).argmax(dim=1)
         return modularity(data if self._uses_features(x)
-                          else raw_operator(*graph, adj), labels)
+                          else raw_operator(*graph, adj),
+                          self._predicted(data, adj, x, graph))
 
     def _threads(self, adj: Adjacency):
         k = self.k if isinstance(self.k, int) else 16
@@ -332,8 +399,8 @@ class SymNMFClustering:
     def _overlapping(self, data: Any, adj: Adjacency, h: Tensor
                      ) -> tuple[Tensor, Tensor]:
         """The memberships (the Bernoulli-Poisson affiliations with that
-        loss) and their cover by BigCLAM's rule and BIC. The model explains the
-        edges of the graph itself, also when ``h`` factors the
+        loss) and their cover by BigCLAM's rule and BIC. The model explains
+        the edges of the graph itself, also when ``h`` factors the
         feature-aware operator (measured on the ego nets of
         ``benchmarks/overlapping.py``: the fused graph's edges as the
         model's lower the overlapping NMI)."""
@@ -353,16 +420,28 @@ class SymNMFClustering:
         return normalize_rows(self._memberships(data))
 
     def predict(self, data: Any) -> Tensor:
-        r"""Hard communities of the nodes of ``data``, shape :math:`(N,)`."""
-        return self._memberships(data).argmax(dim=1)
+        r"""Hard communities of the nodes of ``data``, shape :math:`(N,)`
+        (refined as ``labels_``, see ``refine``)."""
+        data = as_data(data)
+        return self._predicted(data, *self._inputs(data))
+
+    def _predicted(self, data: Any, adj: Adjacency, x: Optional[Tensor],
+                   graph: tuple) -> Tensor:
+        self._check_fitted()
+        with self._threads(adj):
+            h = self._memberships_of(data, adj, x, graph)
+            return self._read_out(raw_operator(*graph, adj), h)[0]
 
     def fit_predict(self, data: Any, y: Any = None) -> Tensor:
         return self.fit(data).labels_
 
-    def _memberships(self, data: Any) -> Tensor:
+    def _check_fitted(self) -> None:
         if not hasattr(self, 'embedding_'):
             raise RuntimeError(f"This {type(self).__name__} is not fitted "
                                f"yet; call fit(data) first")
+
+    def _memberships(self, data: Any) -> Tensor:
+        self._check_fitted()
         data = as_data(data)
         adj, x, graph = self._inputs(data)
         with self._threads(adj):
@@ -370,16 +449,46 @@ class SymNMFClustering:
 
     def _memberships_of(self, data: Any, adj: Adjacency,
                         x: Optional[Tensor], graph: tuple) -> Tensor:
+        raw = raw_operator(*graph, adj)
+        if self.k == 'auto':  # the start from this graph's own partition
+            self._auto = select_k(raw, self.seed, resolution=self.resolution)
+            self._h0 = partition_start(adj, raw.degree(), self._auto.labels,
+                                       self.n_communities_)
         if self.model_ is not None:
             h = self._net_memberships(adj, x, graph).h
         else:
-            h = factorize(adj, check_rank(self.n_communities_, adj.num_nodes),
-                          self.method, max_iter=self.max_iter, tol=self.tol,
-                          alpha=self.alpha, seed=self.seed, warn=False,
-                          n_init=self._n_init(x)).h
+            h = self._classical(adj, raw, check_rank(self.n_communities_,
+                                                     adj.num_nodes),
+                                x, warn=False)[0].h
         check_finite('memberships', h)
         return self._overlapping(data, adj, h)[0] \
             if self.loss == 'bernoulli_poisson' else h
+
+    def _read_out(self, raw: Adjacency, h: Tensor) -> tuple[Tensor, float]:
+        r"""Hard labels from :math:`\mathbf{H}` (see ``refine``) and their
+        modularity (``nan`` when not needed)."""
+        labels = h.argmax(dim=1)
+        auto = getattr(self, '_auto', None)
+        if not self.refine and auto is None:
+            return labels, float('nan')
+        if self.refine:
+            labels = refine_partition(raw, labels,
+                                      resolution=self.resolution,
+                                      fixed_k=True,
+                                      seed=self.seed)
+        if auto is None:
+            return labels, float('nan')
+        # Nodes without edges: alone, as in the modularity partition.
+        labels = torch.where(auto.labels >= self.n_communities_,
+                             auto.labels, labels)
+        scores = [modularity_from_edges(raw.row(), raw.col(),
+                                        raw.values.detach(), raw.degree(),
+                                        candidate.to(raw.device),
+                                        self.resolution)
+                  for candidate in (labels, auto.labels)]
+        if not self.refine or scores[0] > scores[1]:
+            return labels, scores[0]
+        return auto.labels, scores[1]
 
     def _inputs(self, data: Any) -> tuple[Adjacency, Optional[Tensor],
                                           tuple]:
@@ -444,6 +553,8 @@ class SymNMFClustering:
                ) -> Tensor:
         if isinstance(self.model_, _EncodedNet):
             return self.model_.start(x, *graph, adj)
+        if getattr(self, '_h0', None) is not None:  # k='auto'
+            return self._h0
         if self._pretrained():
             return spectral_membership(adj, self.n_communities_,
                                        self._net().start_iterations,

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from .adjacency import Adjacency, GraphLike, csr_matrix, to_adjacency
-from .auto_k import KSelection, choose_k, default_max_k
+from .auto_k import KSelection, choose_k, default_max_k, partition_start
 from .features import FEATURE_INITS, feature_graph, informative
 from .functional import gram, loss_value, propagate, symnmf_loss_of
 from .init import (optimal_scale, random_membership, spectral_membership,
@@ -21,7 +21,8 @@ from .threads import thread_limit
 from .validation import (check_batch, check_nodes_tensor, check_number,
                          check_rank)
 
-__all__ = ['symnmf', 'factorize', 'run_net', 'select_k', 'raw_operator',
+__all__ = ['symnmf', 'factorize', 'run_net', 'select_k', 'auto_start',
+           'raw_operator',
            'METHODS']
 
 METHODS = ('net',) + CLASSICAL_METHODS
@@ -133,7 +134,8 @@ def symnmf(
                       + adj.num_nodes * width**2):
         if batch is None:
             op, op_raw = operators(raw, adj, slice(None))
-            k = select_k(op_raw, seed).k if k == 'auto' else k
+            if k == 'auto':
+                k, h0 = auto_start(op, op_raw, seed)
             return factorize(op, k, h0=h0, **options).h
         raw_parts = split_batch(raw, batch) if raw is not None else None
         parts = []
@@ -141,10 +143,11 @@ def symnmf(
             op, op_raw = operators(
                 raw_parts[i][0] if raw is not None else None, sub,
                 slice(start, end))
-            k_sub = select_k(op_raw, seed).k if k == 'auto' else k
-            h = factorize(op, k_sub, h0=None if h0 is None else h0[start:end],
-                          **options).h
-            parts.append(h)
+            if k == 'auto':
+                k_sub, h0_sub = auto_start(op, op_raw, seed)
+            else:
+                k_sub, h0_sub = k, None if h0 is None else h0[start:end]
+            parts.append(factorize(op, k_sub, h0=h0_sub, **options).h)
         width = max((h.size(1) for h in parts), default=0)
         # With k='auto' graphs may get different k: pad to the widest.
         return torch.cat([torch.nn.functional.pad(h, (0, width - h.size(1)))
@@ -166,18 +169,28 @@ def raw_operator(graph: GraphLike, edge_weight: Optional[Tensor],
                         dtype=adj.dtype).detach()
 
 
-def select_k(raw: Adjacency, seed: int = 0,
-             max_k: Optional[int] = None) -> KSelection:
-    r"""Chooses :math:`k` by the modularity scan of
-    :func:`~pyg_symnmf.auto_k.choose_k`, each candidate factored by the
-    pretrained net (about 30 SpMMs) on the normalised graph; modularity is
-    measured on ``raw``. Candidates: :math:`2 \le k \le` ``max_k``
-    (default :func:`~pyg_symnmf.auto_k.default_max_k`)."""
-    adj = raw if raw.normalized else to_adjacency(raw.csr, dtype=raw.dtype)
-    net = SymNMFNet.pretrained().to(adj.device)
-    return choose_k(raw, lambda k: factorize(adj, k, 'net', seed=seed,
-                                             net=net).h.argmax(1),
-                    default_max_k(raw.num_nodes) if max_k is None else max_k)
+def select_k(raw: Adjacency, seed: int = 0, max_k: Optional[int] = None,
+             resolution: float = 1.0) -> KSelection:
+    r"""Chooses :math:`k` as the number of communities of the modularity
+    partition (:func:`~pyg_symnmf.auto_k.choose_k`: no factorization, no
+    SpMM), at most ``max_k`` (default
+    :func:`~pyg_symnmf.auto_k.default_max_k`); the partition itself
+    (``labels``) keeps all its communities. Modularity is measured on
+    ``raw`` at resolution :math:`\gamma` = ``resolution``."""
+    check_number('resolution', resolution, low=0, low_open=True)
+    selection = choose_k(raw, resolution, seed)
+    cap = default_max_k(raw.num_nodes) if max_k is None else max_k
+    selection.k = max(1, min(selection.k, cap))
+    return selection
+
+
+def auto_start(adj: Adjacency, raw: Adjacency, seed: int = 0,
+               resolution: float = 1.0) -> tuple[int, Tensor]:
+    """:math:`k` chosen by :func:`select_k` and the factorization's start
+    from its partition (:func:`~pyg_symnmf.auto_k.partition_start`)."""
+    selection = select_k(raw, seed, resolution=resolution)
+    return selection.k, partition_start(adj, raw.degree(), selection.labels,
+                                        selection.k)
 
 
 def factorize(adj: Adjacency, k: int, method: str = 'anls', *,
@@ -255,9 +268,9 @@ def run_net(net: SymNMFNet, adj: Adjacency, h0: Tensor) -> SolverResult:
     product (two when the start explains nothing of :math:`\mathbf{A}`, as
     one node per community does: it is grown by its neighbours first,
     :math:`\mathbf{H}_0 + \mathbf{A}\mathbf{H}_0`). Differentiable along
-    the steps it takes (the decisions are constants), which is how :class:`~pyg_symnmf.SymNMFClustering`
-    fine-tunes the pretrained blocks: training improves exactly what
-    inference runs."""
+    the steps it takes (the decisions are constants), which is how
+    :class:`~pyg_symnmf.SymNMFClustering` fine-tunes the pretrained
+    blocks: training improves exactly what inference runs."""
     dtype = adj.dtype
     last = len(net.blocks) - 1
     h = h0

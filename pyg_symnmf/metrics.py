@@ -13,7 +13,8 @@ from .adjacency import to_adjacency
 from .functional import symnmf_loss
 
 __all__ = ['clustering_accuracy', 'nmi', 'ari', 'modularity', 'conductance',
-           'report', 'overlapping_nmi', 'community_f1']
+           'report', 'overlapping_nmi', 'community_f1',
+           'modularity_from_edges']
 
 
 def _labels(y, name: str) -> np.ndarray:
@@ -78,21 +79,40 @@ def _per_community(labels: Tensor, values: Tensor, num: int) -> Tensor:
 
 
 def modularity(edge_index, communities, edge_weight: Optional[Tensor] = None,
-               num_nodes: Optional[int] = None) -> float:
+               num_nodes: Optional[int] = None, *,
+               resolution: float = 1.0) -> float:
     r"""Newman's modularity :math:`Q = \sum_c \big[\frac{L_c}{2m} -
-    (\frac{d_c}{2m})^2\big]` of a hard partition, where :math:`L_c` sums
-    :math:`A_{ij}` inside community :math:`c`, :math:`d_c` its degrees and
-    :math:`2m = \sum_{ij} A_{ij}` (the raw, unnormalised weights)."""
+    \gamma(\frac{d_c}{2m})^2\big]` of a hard partition, where :math:`L_c`
+    sums :math:`A_{ij}` inside community :math:`c`, :math:`d_c` its degrees,
+    :math:`2m = \sum_{ij} A_{ij}` (the raw, unnormalised weights) and
+    :math:`\gamma` is ``resolution`` (larger: smaller communities; the
+    convention of leidenalg, igraph, networkx and networkit)."""
     adj, labels, num = _graph_and_labels(edge_index, communities,
                                          edge_weight, num_nodes)
-    two_m = adj.values.sum()
-    if two_m == 0:
+    return modularity_from_edges(adj.row(), adj.col(), adj.values,
+                                 adj.degree(), labels, resolution, num)
+
+
+def modularity_from_edges(row: Tensor, col: Tensor, val: Tensor,
+                          degree: Tensor, labels: Tensor,
+                          resolution: float = 1.0,
+                          num: Optional[int] = None,
+                          two_m: Optional[float] = None) -> float:
+    r""":func:`modularity` from the stored nonzeros of a symmetric matrix
+    (``row``, ``col``, ``val``: each undirected edge twice, a self-loop
+    once), its row sums ``degree`` and ``labels`` in :math:`[0,
+    \mathrm{num})`: :math:`O(|\mathcal{E}| + N)`, no validation (the
+    shared kernel of :func:`modularity`, :mod:`~pyg_symnmf.auto_k` and
+    :mod:`~pyg_symnmf.refine`)."""
+    two_m = val.sum() if two_m is None else two_m  # else: of a whole graph
+    if labels.numel() == 0 or not float(two_m) > 0:
         return 0.0
-    row, col, val = adj.row(), adj.col(), adj.values
+    num = int(labels.max()) + 1 if num is None else num
     same = labels[row] == labels[col]
     inside = _per_community(labels[row[same]], val[same], num)
-    vol = _per_community(labels, adj.degree(), num)
-    return float((inside / two_m - (vol / two_m).square()).sum())
+    vol = _per_community(labels, degree, num)
+    return float((inside / two_m
+                  - resolution * (vol / two_m).square()).sum())
 
 
 def conductance(edge_index, communities, edge_weight: Optional[Tensor] = None,

@@ -25,6 +25,7 @@ BENCHMARKS = pathlib.Path(__file__).parents[1] / 'benchmarks'
                        'pretrained_convergence.csv',
                        'pretrained_convergence.png', 'pretrained_finetune.csv',
                        'auto_k.csv', 'auto_k_real.csv']),
+    ('networks.py', ['networks.csv', 'networks_runs.csv']),
 ])
 def test_benchmark_quick(script, outputs, tmp_path):
     env = {**os.environ, 'PYG_SYMNMF_RESULTS': str(tmp_path)}

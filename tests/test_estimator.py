@@ -25,7 +25,8 @@ def test_sklearn_clone_and_get_set_params_round_trip():
     assert set(params) == {'k', 'method', 'num_layers', 'epochs', 'lr',
                            'encoder', 'deep_supervision', 'max_iter', 'tol',
                            'alpha', 'normalize', 'pretrained', 'loss', 'seed',
-                           'n_jobs', 'verbose', 'features', 'n_init'}
+                           'n_jobs', 'resolution', 'refine', 'verbose',
+                           'features', 'n_init'}
     copy = clone(est)
     assert copy is not est and type(copy) is SymNMFClustering
     assert copy.get_params() == params

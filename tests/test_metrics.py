@@ -40,3 +40,13 @@ def test_graph_metrics_with_isolated_nodes_and_one_community():
                       num_nodes=2) == 0.0
     with pytest.raises(ValueError, match='3 nodes'):
         modularity(edge_index, [0, 1], num_nodes=3)
+
+
+@pytest.mark.parametrize('gamma', [0.5, 1.0, 2.0])
+def test_modularity_resolution_matches_networkx(gamma):
+    data = datasets.karate()
+    graph = to_networkx(data, to_undirected=True)
+    labels = data.y.numpy()
+    parts = [set(np.flatnonzero(labels == c)) for c in np.unique(labels)]
+    assert modularity(data.edge_index, data.y, resolution=gamma) == \
+        pytest.approx(nx_modularity(graph, parts, resolution=gamma), abs=1e-9)

@@ -125,11 +125,11 @@ def test_generators_plant_communities_with_the_asked_mixing(common, name):
 
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
 def test_sparse_product_into_a_buffer_ignores_its_old_contents(dtype):
-    from pyg_symnmf.solvers import _spmm_into
+    from pyg_symnmf.functional import spmm
 
     edge_index, weight = random_graph(60, 300, seed=5)
     adj = to_adjacency(edge_index, weight, dtype=dtype)
     h = torch.rand(60, 4, dtype=dtype)
     out = torch.full((60, 4), float('nan'), dtype=dtype)
-    assert _spmm_into(adj.csr, h, out) is out
+    assert spmm(adj.csr, h, out=out) is out
     assert torch.equal(out, adj.csr @ h)

@@ -1,0 +1,136 @@
+import pytest
+import torch
+from torch_geometric.data import Data
+
+import pyg_symnmf as ps
+from pyg_symnmf import datasets, functional, solvers, to_adjacency
+from pyg_symnmf.auto_k import choose_k, default_max_k, partition_start
+from pyg_symnmf.factorize import select_k
+from pyg_symnmf.metrics import modularity, nmi
+
+
+def raw(edge_index, num_nodes=None):
+    return to_adjacency(edge_index, num_nodes=num_nodes, normalize=False)
+
+
+@pytest.fixture
+def count_spmm(monkeypatch):
+    """Counts sparse products with the operator, whoever makes them: every
+    one goes through ``functional.spmm``."""
+    calls = []
+    spmm = functional.spmm
+
+    def counted(csr, h, *args, **kwargs):
+        calls.append(h.size(1))
+        return spmm(csr, h, *args, **kwargs)
+
+    monkeypatch.setattr(functional, 'spmm', counted)
+    monkeypatch.setattr(solvers, 'spmm', counted)
+    return calls
+
+
+def test_planted_partition_k_and_partition():
+    data = datasets.planted_partition(3000, 12, mu=0.25, seed=1)
+    selection = choose_k(raw(data.edge_index))
+    assert selection.k == 12
+    assert nmi(data.y, selection.labels) > 0.99
+    assert selection.scores[12] == pytest.approx(
+        modularity(data.edge_index, selection.labels))
+
+
+def test_heavy_tailed_planted_partition_within_20_percent():
+    data = datasets.planted_partition(4000, 20, mu=0.3, degree_exponent=2.2,
+                                      seed=0)
+    k = select_k(raw(data.edge_index)).k
+    assert abs(k - 20) <= 4
+
+
+@pytest.mark.parametrize('num_nodes,pairs,k', [
+    (1, [], 1),           # one node
+    (2, [(0, 1)], 1),     # one edge
+    (5, [], 1),           # edgeless
+    (6, [(0, 1), (2, 3), (4, 5)], 3),  # three components
+])
+def test_tiny_graphs(num_nodes, pairs, k):
+    edge_index = torch.tensor(pairs, dtype=torch.long).reshape(-1, 2).t()
+    edge_index = torch.cat([edge_index, edge_index.flip(0)], 1)
+    selection = choose_k(raw(edge_index, num_nodes))
+    assert selection.k == k
+    assert selection.labels.shape == (num_nodes,)
+    # Nodes with edges in [0, k); each node without edges alone.
+    has_edge = torch.zeros(num_nodes, dtype=torch.bool)
+    has_edge[edge_index.flatten()] = True
+    assert bool((selection.labels[has_edge] < k).all())
+    with_edges = k if bool(has_edge.any()) else 0
+    assert int(selection.labels.max()) + 1 == with_edges + int(
+        (~has_edge).sum())
+    est = ps.SymNMFClustering('auto').fit(Data(edge_index=edge_index,
+                                               num_nodes=num_nodes))
+    assert est.n_communities_ == k and est.labels_.shape == (num_nodes,)
+    assert len(est.k_scores_) == 1
+
+
+def test_one_edge_at_large_n_costs_few_spmms(count_spmm):
+    edge_index = torch.tensor([[0, 1], [1, 0]])
+    data = Data(edge_index=edge_index, num_nodes=20_000)
+    est = ps.SymNMFClustering('auto').fit(data)
+    assert est.n_communities_ == 1
+    assert est.labels_[0] == est.labels_[1] == 0
+    assert int(est.labels_.max()) + 1 == 19_999  # the others alone
+    # The choice of k costs none; one polishing round costs six (width 1).
+    assert len(count_spmm) <= 10 and max(count_spmm) == 1
+    h = ps.symnmf(edge_index, 'auto', num_nodes=20_000)
+    assert h.shape == (20_000, 1)
+
+
+def test_choice_is_capped_and_partition_kept():
+    data = datasets.planted_partition(400, 8, mu=0.1, seed=0)
+    selection = select_k(raw(data.edge_index), max_k=3)
+    assert selection.k == 3
+    assert int(selection.labels.max()) + 1 == 8  # the partition keeps all
+    assert default_max_k(1) == 1 and default_max_k(10_000) == 200
+    assert default_max_k(10**6) == 256
+
+
+def test_partition_start_is_the_block_model():
+    data = datasets.planted_partition(300, 3, mu=0.1, seed=0)
+    adj = to_adjacency(data.edge_index)
+    degree = raw(data.edge_index).degree()
+    h = partition_start(adj, degree, data.y, 3)
+    assert torch.equal(h.argmax(1), data.y)
+    vol = torch.zeros(3).index_add_(0, data.y, degree)
+    assert torch.allclose(h.square().sum(0) * vol, vol)  # sum_i d_i / vol
+    assert torch.equal(partition_start(adj, degree, data.y, 2)[:, :2]
+                       .argmax(1)[data.y < 2], data.y[data.y < 2])
+
+
+def test_estimator_auto_resolution_and_refine_switch():
+    data = datasets.planted_partition(1500, 6, mu=0.3, seed=3)
+    est = ps.SymNMFClustering('auto').fit(data)
+    assert est.n_communities_ == 6 and nmi(data.y, est.labels_) > 0.99
+    assert torch.equal(est.predict(data), est.labels_)
+    fine = ps.SymNMFClustering('auto', resolution=4.0).fit(data)
+    assert fine.n_communities_ > 6
+    plain = ps.SymNMFClustering('auto', refine=False).fit(data)
+    assert torch.equal(plain.labels_, plain.embedding_.argmax(1)) or \
+        modularity(data.edge_index, plain.labels_) >= modularity(
+            data.edge_index, plain.embedding_.argmax(1))
+    with pytest.raises(ValueError, match='resolution'):
+        ps.SymNMFClustering('auto', resolution=0).fit(data)
+
+
+def test_estimator_refines_with_k_given_without_adding_communities():
+    data = datasets.planted_partition(1000, 5, mu=0.35, degree_exponent=2.2,
+                                      seed=4)
+    refined = ps.SymNMFClustering(5).fit(data)
+    plain = ps.SymNMFClustering(5, refine=False).fit(data)
+    assert int(refined.labels_.max()) < 5
+    assert modularity(data.edge_index, refined.labels_) >= modularity(
+        data.edge_index, plain.labels_)
+
+
+def test_auto_without_iterations_returns_the_start():
+    data = datasets.planted_partition(600, 4, mu=0.2, seed=5)
+    est = ps.SymNMFClustering('auto', max_iter=0).fit(data)
+    assert est.n_iter_ == 0 and len(est.loss_curve_) == 1
+    assert nmi(data.y, est.labels_) > 0.99

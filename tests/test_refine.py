@@ -1,0 +1,117 @@
+import numpy as np
+import pytest
+import torch
+
+from pyg_symnmf import datasets, to_adjacency
+from pyg_symnmf.metrics import modularity, nmi
+from pyg_symnmf.refine import refine_partition
+from pyg_symnmf.testing import random_graph
+
+
+def ring_of_cliques(num_cliques: int, size: int) -> torch.Tensor:
+    """Cliques joined in a ring by one edge each: ``edge_index``."""
+    edges = []
+    for c in range(num_cliques):
+        base = c * size
+        edges += [(base + i, base + j) for i in range(size)
+                  for j in range(i + 1, size)]
+        edges.append((base, ((c + 1) % num_cliques) * size + 1))
+    pairs = torch.tensor(edges).t()
+    return torch.cat([pairs, pairs.flip(0)], 1)
+
+
+def test_recovers_planted_communities_from_singletons():
+    data = datasets.planted_partition(2000, 10, average_degree=20, mu=0.2)
+    labels = refine_partition(data.edge_index, torch.arange(2000))
+    assert nmi(data.y, labels) > 0.99
+
+
+@pytest.mark.parametrize('seed', [0, 1, 2])
+def test_modularity_never_falls(seed):
+    edge_index, weight = random_graph(300, 1500, seed, weighted=True)
+    start = torch.randint(0, 7, (300,),
+                          generator=torch.Generator().manual_seed(seed))
+    for options in (dict(), dict(aggregate=False), dict(fixed_k=True),
+                    dict(resolution=2.0)):
+        gamma = options.get('resolution', 1.0)
+        refined = refine_partition(edge_index, start, edge_weight=weight,
+                                   num_nodes=300, **options)
+        assert modularity(edge_index, refined, weight, 300,
+                          resolution=gamma) >= modularity(
+            edge_index, start, weight, 300, resolution=gamma) - 1e-12
+
+
+def test_ring_of_cliques_known_answer_and_resolution():
+    edge_index = ring_of_cliques(8, 6)
+    truth = torch.arange(48) // 6
+    labels = refine_partition(edge_index, torch.arange(48))
+    assert nmi(truth, labels) == pytest.approx(1.0)
+    # A low resolution merges neighbouring cliques: fewer communities.
+    coarse = refine_partition(edge_index, torch.arange(48), resolution=0.05)
+    assert int(coarse.max()) + 1 < 8
+
+
+def test_splits_disconnected_communities_and_keeps_isolated_nodes():
+    # Two triangles with one label, and node 6 without edges.
+    pairs = torch.tensor([[0, 1], [1, 2], [0, 2], [3, 4], [4, 5], [3, 5]]).t()
+    edge_index = torch.cat([pairs, pairs.flip(0)], 1)
+    labels = refine_partition(edge_index, torch.zeros(7, dtype=torch.long),
+                              num_nodes=7)
+    assert labels[0] == labels[1] == labels[2] != labels[3]
+    assert labels[3] == labels[4] == labels[5]
+    assert int(labels.max()) + 1 == 2  # node 6 stays with a community
+
+
+def test_fixed_k_never_adds_communities():
+    data = datasets.planted_partition(500, 5, mu=0.3, seed=1)
+    start = torch.randint(0, 5, (500,),
+                          generator=torch.Generator().manual_seed(0))
+    start[data.y == 0] = 0
+    labels = refine_partition(data.edge_index, start, fixed_k=True)
+    assert int(labels.max()) + 1 <= 5
+    assert nmi(data.y, labels) > nmi(data.y, start)
+
+
+def test_deterministic_and_permutation_invariant():
+    data = datasets.planted_partition(1000, 8, mu=0.3, seed=2)
+    first = refine_partition(data.edge_index, torch.arange(1000), seed=3)
+    again = refine_partition(data.edge_index, torch.arange(1000), seed=3)
+    assert torch.equal(first, again)
+    perm = torch.randperm(1000, generator=torch.Generator().manual_seed(0))
+    inverse = torch.argsort(perm)
+    permuted = refine_partition(inverse[data.edge_index], torch.arange(1000))
+    assert nmi(first, permuted[inverse]) > 0.99
+
+
+def test_degenerate_and_bad_input():
+    empty = torch.empty(2, 0, dtype=torch.long)
+    assert refine_partition(empty, torch.tensor([3, 3, 7]),
+                            num_nodes=3).tolist() == [0, 0, 1]
+    edge_index = torch.tensor([[0, 1], [1, 0]])
+    with pytest.raises(ValueError, match='one community per node'):
+        refine_partition(edge_index, torch.zeros(3, dtype=torch.long))
+    with pytest.raises(ValueError, match='resolution'):
+        refine_partition(edge_index, torch.zeros(2, dtype=torch.long),
+                         resolution=0.0)
+    # An unnormalised Adjacency is used as is.
+    adj = to_adjacency(edge_index, normalize=False)
+    assert refine_partition(adj, torch.tensor([0, 1])).tolist() == [0, 0]
+
+
+@pytest.mark.parametrize('gamma', [1.0, 2.0])
+def test_move_gains_are_exact(gamma):
+    from pyg_symnmf import refine
+    edge_index, weight = random_graph(60, 200, 0, weighted=True)
+    adj = to_adjacency(edge_index, weight, 60, normalize=False,
+                       dtype=torch.float64)
+    graph = refine._Graph(adj.row(), adj.col(), adj.values, 60)
+    labels = torch.randint(0, 6, (60,),
+                           generator=torch.Generator().manual_seed(1))
+    node, target, gain = refine._best_moves(
+        graph, labels, gamma, torch.ones(60, dtype=torch.bool))
+    before = graph.modularity(labels, gamma)
+    for i, t, g in zip(node.tolist(), target.tolist(), gain.tolist()):
+        moved = labels.clone()
+        moved[i] = t
+        assert graph.modularity(moved, gamma) - before == pytest.approx(
+            g, abs=1e-12)
