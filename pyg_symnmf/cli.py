@@ -38,6 +38,7 @@ from .adjacency import Adjacency, to_adjacency
 from .datasets import DATASETS, NORMALIZE
 from .estimator import SymNMFClustering
 from .functional import symnmf_loss
+from .readout import normalize_rows
 from .solvers import CLASSICAL_METHODS
 
 __all__ = ['main', 'parse_args', 'run', 'format_table', 'CLIError']
@@ -508,6 +509,12 @@ class Result:
     estimator: Optional[SymNMFClustering] = None
 
 
+def _fitted(result: Result) -> SymNMFClustering:
+    """The estimator of a SymNMF row."""
+    assert result.estimator is not None
+    return result.estimator
+
+
 def _symnmf_row(name: str, graph: Graph, data: Data, adj: Adjacency,
                 k: Union[int, str], method: str,
                 args: argparse.Namespace, note=print) -> Result:
@@ -729,14 +736,14 @@ def run(args: argparse.Namespace, note=print
         attributed.x = graph.x.to(device)
         results.append(_symnmf_row('SymNMF + features (ANLS)', graph,
                                    attributed, adj, k, 'anls', args, note))
-        chosen_k = results[0].estimator.n_communities_
+        chosen_k = _fitted(results[0]).n_communities_
         results.append(_symnmf_row('', graph, attributed, adj, chosen_k,
                                    'net', args, note))
     results.append(_symnmf_row('SymNMF-Net', graph, data, adj,
                                k if graph.x is None else chosen_k, 'net',
                                args, note))
     net = results[0]  # the first row is written by --output and --plot
-    chosen_k = net.estimator.n_communities_  # k='auto' is chosen once
+    chosen_k = _fitted(net).n_communities_  # k='auto' is chosen once
     for method in args.methods:
         results.append(_symnmf_row(f'{method.upper()} ({args.iters} iters)',
                                    graph, data, adj, chosen_k, method, args,
@@ -779,11 +786,11 @@ def run(args: argparse.Namespace, note=print
                        f'{len(ids)} nodes)')
     if args.memberships is not None:
         io.write_memberships(args.memberships, ids,
-                             net.estimator.transform(data).cpu())
+                             normalize_rows(_fitted(net).embedding_).cpu())
         written.append(f'wrote {args.memberships} (soft memberships, '
                        f'{len(ids)} x {chosen_k})')
     if args.overlapping is not None:
-        nodes, communities = net.estimator.cover_.cpu().nonzero(
+        nodes, communities = _fitted(net).cover_.cpu().nonzero(
             as_tuple=True)
         io.write_labels(args.overlapping, [ids[i] for i in nodes.tolist()],
                         communities)

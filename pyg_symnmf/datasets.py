@@ -3,7 +3,7 @@ LFR) and downloaded (Planetoid) ones, all as PyG :class:`Data` objects with
 ``edge_index``, optional ``edge_weight``, and labels ``y``."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -115,7 +115,7 @@ def random_graph(num_nodes: int = 30, num_edges: int = 80, seed: int = 0,
     return edge_index, weight
 
 
-DATASETS = {'karate': karate, 'digits': digits, 'sbm': sbm, 'lfr': lfr}
+DATASETS: dict[str, Callable[..., Data]] = {'karate': karate, 'digits': digits, 'sbm': sbm, 'lfr': lfr}
 
 # Whether to factor each dataset's normalised adjacency. Raw kernel
 # similarities factor better than their normalised form on the digits graph
@@ -308,11 +308,11 @@ def overlapping_sbm(num_nodes: int = 1000, k: int = 10,
         if per[c] and members[c].size > 1:
             src.append(members[c][rng.integers(0, members[c].size, per[c])])
             dst.append(members[c][rng.integers(0, members[c].size, per[c])])
-    src, dst = np.concatenate(src), np.concatenate(dst)
-    keep = src != dst
+    sources, targets = np.concatenate(src), np.concatenate(dst)
+    keep = sources != targets
     edge_index = torch.from_numpy(np.stack([
-        np.concatenate([src[keep], dst[keep]]),
-        np.concatenate([dst[keep], src[keep]])]))
+        np.concatenate([sources[keep], targets[keep]]),
+        np.concatenate([targets[keep], sources[keep]])]))
     edge_index = coalesce(edge_index, num_nodes=num_nodes)
     y = np.where(none, -1, primary)
     data = Data(edge_index=edge_index, cover=torch.from_numpy(cover),

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .adjacency import Adjacency, to_adjacency
-from .auto_k import partition_start
+from .auto_k import KSelection, partition_start
 from .factorize import (factorize, raw_operator, run_net, select_k,
                         validate_method)
 from .features import FEATURE_INITS, feature_graph, informative
@@ -52,6 +52,10 @@ __all__ = ['SymNMFClustering', 'signal_features']
 # k='auto' polishes the modularity partition's start in rounds of this many
 # iterations, each judged by its read-out's modularity.
 AUTO_ROUND = 5
+
+#: The graph as given, or the fused feature graph, with its edge weights:
+#: what modularity and an encoder read.
+GraphPair = tuple[Any, Optional[Tensor]]
 ENCODERS = ('gcn',)
 ENCODER_NUM_LAYERS = 2
 ENCODER_EPOCHS = 300
@@ -183,6 +187,12 @@ class SymNMFClustering:
             first (cdlib's convention), empty communities left out.
     """
 
+    # Fitted state (set by fit; declared for type checkers).
+    embedding_: Tensor
+    model_: Optional[torch.nn.Module]
+    _auto: Optional[KSelection] = None
+    _h0: Optional[Tensor] = None
+
     def __init__(self, k: Union[int, str] = 'auto', method: str = 'anls', *,
                  num_layers: Optional[int] = None,
                  epochs: Optional[int] = None, lr: float = 0.01,
@@ -313,7 +323,7 @@ class SymNMFClustering:
         self.communities_ = _node_lists(self.labels_)
         return self
 
-    def _fit(self, adj: Adjacency, x: Optional[Tensor], graph: tuple,
+    def _fit(self, adj: Adjacency, x: Optional[Tensor], graph: GraphPair,
              raw: Adjacency) -> Optional[Tensor]:
         """Sets ``embedding_`` and the fitted state; returns the labels a
         classical method's read-out gave (``None`` for the net)."""
@@ -322,8 +332,8 @@ class SymNMFClustering:
         if self.k == 'auto':
             self._auto = select_k(raw, self.seed, resolution=self.resolution)
             k, self.k_scores_ = self._auto.k, self._auto.scores
-            self._h0 = partition_start(adj, raw.degree(), self._auto.labels,
-                                       k)
+            self._h0 = partition_start(adj, raw.degree(),
+                                       self._partition(), k)
         else:
             k = check_rank(self.k, adj.num_nodes)
         self.n_communities_ = k
@@ -355,15 +365,16 @@ class SymNMFClustering:
         the best; a tie stops too (the loss alone drifts towards the degree
         direction on heavy-tailed graphs, so the read-out is the
         safeguard)."""
-        options = dict(tol=self.tol, alpha=self.alpha, seed=self.seed,
-                       verbose=verbose)
+        options: dict[str, Any] = dict(tol=self.tol, alpha=self.alpha,
+                                       seed=self.seed, verbose=verbose)
         if self._h0 is None:
             result = factorize(adj, k, self.method, max_iter=self.max_iter,
                                warn=warn, n_init=self._n_init(x), **options)
             return result, self._read_out(raw, result.h)[0]
         best = SolverResult(self._h0, [], 0, 0)
         labels, quality = self._read_out(raw, self._h0)
-        curve, spent = [], 0
+        curve: list[float] = []
+        spent = 0
         while spent < self.max_iter:
             step = min(AUTO_ROUND, self.max_iter - spent)
             result = factorize(adj, k, self.method, max_iter=step,
@@ -426,7 +437,7 @@ class SymNMFClustering:
         return self._predicted(data, *self._inputs(data))
 
     def _predicted(self, data: Any, adj: Adjacency, x: Optional[Tensor],
-                   graph: tuple) -> Tensor:
+                   graph: GraphPair) -> Tensor:
         self._check_fitted()
         with self._threads(adj):
             h = self._memberships_of(data, adj, x, graph)
@@ -448,11 +459,12 @@ class SymNMFClustering:
             return self._memberships_of(data, adj, x, graph)
 
     def _memberships_of(self, data: Any, adj: Adjacency,
-                        x: Optional[Tensor], graph: tuple) -> Tensor:
+                        x: Optional[Tensor], graph: GraphPair) -> Tensor:
         raw = raw_operator(*graph, adj)
         if self.k == 'auto':  # the start from this graph's own partition
             self._auto = select_k(raw, self.seed, resolution=self.resolution)
-            self._h0 = partition_start(adj, raw.degree(), self._auto.labels,
+            self._h0 = partition_start(adj, raw.degree(),
+                                       self._partition(),
                                        self.n_communities_)
         if self.model_ is not None:
             h = self._net_memberships(adj, x, graph).h
@@ -463,6 +475,11 @@ class SymNMFClustering:
         check_finite('memberships', h)
         return self._overlapping(data, adj, h)[0] \
             if self.loss == 'bernoulli_poisson' else h
+
+    def _partition(self) -> Tensor:
+        """The modularity partition of ``k='auto'`` (always computed)."""
+        assert self._auto is not None and self._auto.labels is not None
+        return self._auto.labels
 
     def _read_out(self, raw: Adjacency, h: Tensor) -> tuple[Tensor, float]:
         r"""Hard labels from :math:`\mathbf{H}` (see ``refine``) and their
@@ -491,7 +508,7 @@ class SymNMFClustering:
         return auto.labels, scores[1]
 
     def _inputs(self, data: Any) -> tuple[Adjacency, Optional[Tensor],
-                                          tuple]:
+                                          GraphPair]:
         data = as_data(data)
         graph, edge_weight, x, batch = graph_inputs(data)
         if batch is not None:
@@ -534,26 +551,30 @@ class SymNMFClustering:
                                      "normalize=False")
                 net = SymNMFNet.pretrained(self._num_layers())
             else:
-                net = SymNMFNet(k, self._num_layers(), alpha=self.alpha,
+                layers = self._num_layers()
+                assert layers is not None  # a fresh net has a default
+                net = SymNMFNet(k, layers, alpha=self.alpha,
                                 normalize=self.normalize is not False)
             if isinstance(self.encoder, str):  # 'gcn', seeded above
                 from torch_geometric.nn.models import GCN
+                assert x is not None  # checked by _inputs
                 return _EncodedNet(GCN(x.size(1), 64, num_layers=2,
                                        out_channels=k), net)
             if self.encoder is not None:
                 encoder = self.encoder
                 for module in encoder.modules():
-                    if module is not encoder and hasattr(module,
-                                                         'reset_parameters'):
-                        module.reset_parameters()
+                    reset = getattr(module, 'reset_parameters', None)
+                    if module is not encoder and callable(reset):
+                        reset()
                 return _EncodedNet(encoder, net)
         return net
 
-    def _start(self, adj: Adjacency, x: Optional[Tensor], graph: tuple
+    def _start(self, adj: Adjacency, x: Optional[Tensor], graph: GraphPair
                ) -> Tensor:
         if isinstance(self.model_, _EncodedNet):
-            return self.model_.start(x, *graph, adj)
-        if getattr(self, '_h0', None) is not None:  # k='auto'
+            assert x is not None  # checked by _inputs
+            return self.model_.start(x, graph[0], graph[1], adj)
+        if self._h0 is not None:  # k='auto'
             return self._h0
         if self._pretrained():
             return spectral_membership(adj, self.n_communities_,
@@ -562,10 +583,12 @@ class SymNMFClustering:
         return random_membership(adj, self.n_communities_, self.seed)
 
     def _net(self) -> SymNMFNet:
-        return self.model_.net if isinstance(self.model_, _EncodedNet) \
+        model = self.model_.net if isinstance(self.model_, _EncodedNet) \
             else self.model_
+        assert isinstance(model, SymNMFNet)
+        return model
 
-    def _train(self, adj: Adjacency, x: Optional[Tensor], graph: tuple
+    def _train(self, adj: Adjacency, x: Optional[Tensor], graph: GraphPair
                ) -> list[float]:
         scale = 1.0 / float(adj.sq_norm.detach().clamp_min(1e-12))
         net = self._net()
@@ -593,20 +616,22 @@ class SymNMFClustering:
                 loss = loss + self.deep_supervision * inner.mean()
             return loss * scale
 
+        assert self.model_ is not None  # built by fit
         return [value / scale for value in train(
             self.model_, loss_fn, epochs=self._epochs(), lr=self.lr,
             verbose=self.verbose)]
 
     @torch.no_grad()
     def _net_memberships(self, adj: Adjacency, x: Optional[Tensor],
-                         graph: tuple) -> SolverResult:
+                         graph: GraphPair) -> SolverResult:
         """The fitted net on a graph: pretrained blocks run with
         :func:`~pyg_symnmf.factorize.run_net`'s safeguard (only improving
         steps move), other nets plainly, as trained."""
+        assert self.model_ is not None  # a fitted net
         self.model_.eval()
         start = self._start(adj, x, graph)
         if self._guarded():
-            return run_net(self.model_, adj, start)
+            return run_net(self._net(), adj, start)
         # A trained bias can lift the zero rows of isolated nodes.
         return SolverResult(zero_isolated(adj, self._net()(start, adj)))
 

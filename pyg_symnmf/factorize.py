@@ -4,7 +4,7 @@ classical solver, for one graph or a batch of graphs."""
 from __future__ import annotations
 
 import math
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 import torch
 from torch import Tensor
@@ -115,44 +115,46 @@ def symnmf(
         raw = raw_operator(edge_index, edge_weight, adj)
     if n_init is None:
         n_init = FEATURE_INITS if use_x else 1
-    options = dict(method=method, max_iter=max_iter, tol=tol, alpha=alpha,
-                   seed=seed, verbose=verbose, n_init=n_init)
+    options: dict[str, Any] = dict(method=method, max_iter=max_iter,
+                                   tol=tol, alpha=alpha, seed=seed,
+                                   verbose=verbose, n_init=n_init)
 
-    def operators(raw_graph: Adjacency, graph_adj: Adjacency, rows: slice
-                  ) -> tuple[Adjacency, Optional[Adjacency]]:
+    def operators(raw_graph: Optional[Adjacency], graph_adj: Adjacency,
+                  rows: slice) -> tuple[Adjacency, Optional[Adjacency]]:
         """The factored operator and modularity's raw one (k='auto')."""
-        if not use_x:
+        if not use_x or raw_graph is None or x is None:
             return graph_adj, raw_graph if k == 'auto' else None
-        fused = feature_graph(_rows(x, rows), raw_graph, k=None if
-                              k == 'auto' else k, normalize=False, seed=seed,
+        fused = feature_graph(_rows(x, rows), raw_graph,
+                              k=k if isinstance(k, int) else None,
+                              normalize=False, seed=seed,
                               dtype=graph_adj.dtype)
         return to_adjacency(fused.csr, normalize=normalize is not False,
                             dtype=graph_adj.dtype), fused
+
+    def factor(op: Adjacency, op_raw: Optional[Adjacency],
+               start: Optional[Tensor]) -> Tensor:
+        if op_raw is not None and k == 'auto':
+            chosen, start = auto_start(op, op_raw, seed)
+        else:
+            chosen = check_rank(k, op.num_nodes)
+        return factorize(op, chosen, h0=start, **options).h
 
     width = k if isinstance(k, int) else 16
     with thread_limit(n_jobs, adj.num_edges * width
                       + adj.num_nodes * width**2):
         if batch is None:
-            op, op_raw = operators(raw, adj, slice(None))
-            if k == 'auto':
-                k, h0 = auto_start(op, op_raw, seed)
-            return factorize(op, k, h0=h0, **options).h
-        raw_parts = split_batch(raw, batch) if raw is not None else None
-        parts = []
-        for i, (sub, start, end) in enumerate(split_batch(adj, batch)):
-            op, op_raw = operators(
-                raw_parts[i][0] if raw is not None else None, sub,
-                slice(start, end))
-            if k == 'auto':
-                k_sub, h0_sub = auto_start(op, op_raw, seed)
-            else:
-                k_sub, h0_sub = k, None if h0 is None else h0[start:end]
-            parts.append(factorize(op, k_sub, h0=h0_sub, **options).h)
-        width = max((h.size(1) for h in parts), default=0)
-        # With k='auto' graphs may get different k: pad to the widest.
-        return torch.cat([torch.nn.functional.pad(h, (0, width - h.size(1)))
-                          for h in parts]) if parts else adj.values.new_zeros(
-                              0, 0 if raw is not None else k)
+            return factor(*operators(raw, adj, slice(None)), h0)
+        raw_parts = split_batch(raw, batch) if raw is not None else []
+        parts = [factor(*operators(raw_parts[i][0] if raw_parts else None,
+                                   sub, slice(start, end)),
+                        None if h0 is None else h0[start:end])
+                 for i, (sub, start, end) in enumerate(split_batch(adj,
+                                                                   batch))]
+    widest = max((h.size(1) for h in parts), default=0)
+    # With k='auto' graphs may get different k: pad to the widest.
+    return torch.cat([torch.nn.functional.pad(h, (0, widest - h.size(1)))
+                      for h in parts]) if parts else adj.values.new_zeros(
+                          0, widest if k == 'auto' else int(k))
 
 
 def raw_operator(graph: GraphLike, edge_weight: Optional[Tensor],
@@ -189,6 +191,7 @@ def auto_start(adj: Adjacency, raw: Adjacency, seed: int = 0,
     """:math:`k` chosen by :func:`select_k` and the factorization's start
     from its partition (:func:`~pyg_symnmf.auto_k.partition_start`)."""
     selection = select_k(raw, seed, resolution=resolution)
+    assert selection.labels is not None  # choose_k always partitions
     return selection.k, partition_start(adj, raw.degree(), selection.labels,
                                         selection.k)
 
@@ -226,22 +229,22 @@ def factorize(adj: Adjacency, k: int, method: str = 'anls', *,
     check_number('tol', tol, low=0)
     check_number('alpha', alpha, low=0, low_open=True)
     check_number('seed', seed, integer=True, low=0)
-    if method == 'net' and net is None:
-        net = SymNMFNet.pretrained()
+    blocks = (net if net is not None else SymNMFNet.pretrained()) \
+        if method == 'net' else None
     start_spmm = 0
     if h0 is not None:
         check_nodes_tensor('h0', h0, adj.num_nodes, adj.device, adj.dtype, k)
         if bool((h0 < 0).any()):
             raise ValueError("'h0' must be nonnegative")
         h = zero_isolated(adj, h0.detach())
-    elif method == 'net':
-        start_spmm = net.start_iterations
+    elif blocks is not None:
+        start_spmm = blocks.start_iterations
         h = spectral_membership(adj, k, start_spmm, seed)
     else:
         h = random_membership(adj, k, seed)
-    if method == 'net':
+    if blocks is not None:
         with torch.no_grad():
-            result = run_net(net.to(adj.device), adj, h)
+            result = run_net(blocks.to(adj.device), adj, h)
         result.n_spmm += start_spmm
         return result
     return solve(adj, h, method, max_iter=max_iter, tol=tol, alpha=alpha,

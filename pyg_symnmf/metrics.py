@@ -104,15 +104,16 @@ def modularity_from_edges(row: Tensor, col: Tensor, val: Tensor,
     \mathrm{num})`: :math:`O(|\mathcal{E}| + N)`, no validation (the
     shared kernel of :func:`modularity`, :mod:`~pyg_symnmf.auto_k` and
     :mod:`~pyg_symnmf.refine`)."""
-    two_m = val.sum() if two_m is None else two_m  # else: of a whole graph
-    if labels.numel() == 0 or not float(two_m) > 0:
+    # two_m given: that of a whole graph whose part this is.
+    total = float(val.sum()) if two_m is None else float(two_m)
+    if labels.numel() == 0 or not total > 0:
         return 0.0
     num = int(labels.max()) + 1 if num is None else num
     same = labels[row] == labels[col]
     inside = _per_community(labels[row[same]], val[same], num)
     vol = _per_community(labels, degree, num)
-    return float((inside / two_m
-                  - resolution * (vol / two_m).square()).sum())
+    return float((inside / total
+                  - resolution * (vol / total).square()).sum())
 
 
 def conductance(edge_index, communities, edge_weight: Optional[Tensor] = None,

@@ -392,8 +392,8 @@ def cover_matrix(communities: Sequence[Sequence[int]],
     """Boolean cover :math:`(N, k)` from node lists (the inverse of
     :func:`community_lists`)."""
     cover = torch.zeros(num_nodes, len(communities), dtype=torch.bool)
-    for c, members in enumerate(communities):
-        members = torch.as_tensor(list(members), dtype=torch.long)
+    for c, nodes in enumerate(communities):
+        members = torch.as_tensor(list(nodes), dtype=torch.long)
         if members.numel() and (members.min() < 0
                                 or members.max() >= num_nodes):
             raise ValueError(f"Community {c} names a node outside "
