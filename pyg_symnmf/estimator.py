@@ -6,7 +6,6 @@ import inspect
 from typing import Any, Optional, Union
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from .adjacency import Adjacency, to_adjacency
@@ -15,6 +14,8 @@ from .factorize import (factorize, raw_operator, run_net, select_k,
                         validate_method)
 from .features import FEATURE_INITS, feature_graph, informative
 from .functional import propagate, symnmf_loss_of
+from .encoders import (ENCODER_EPOCHS, ENCODER_NUM_LAYERS, ENCODERS,
+                       FEATURE_WEIGHT, EncodedNet, signal_features)
 from .graphs import as_data
 from .init import random_membership, spectral_membership, zero_isolated
 from .metrics import modularity, modularity_from_edges
@@ -29,26 +30,8 @@ from .training import train
 from .validation import (check_bool, check_finite, check_number, check_rank,
                          graph_inputs)
 
-__all__ = ['SymNMFClustering', 'signal_features']
+__all__ = ['SymNMFClustering']
 
-# The attributed-graph path (``encoder=``): defaults chosen on the contextual
-# SBM grid of benchmarks/attributed.py (N=2000, k=4, mean degree 10, 32
-# Gaussian features; NMI, seed 0, against DMoN at 500 epochs):
-# - 2 blocks instead of 20: the encoder's start (a function of the features)
-#   must survive the blocks; 20 ANLS-like blocks pull every start into the
-#   graph-only basin (graph 1.5 x features 2.0: 0.65 -> 0.73 NMI; graph 1.5 x
-#   features 1.0: 0.66 -> 0.70; graph-dominated cells unchanged, 0.97).
-# - The fused loss ||A + beta K - H H^T||^2 with the denoised feature kernel
-#   K (signal_features), beta = 3: features-only cell (graph 0.5 x features
-#   2.0) 0.05 -> 0.40, graph 1.5 x features 2.0: 0.73 -> 0.79, and no
-#   change where the features are noise (K = 0 at features 0.5). The raw linear
-#   kernel (all directions kept) or a fused 10-NN feature graph instead cost
-#   0.2-0.6 NMI on the graph-dominated cells.
-# - 300 epochs (~6 s at N=2000 on one CPU thread, DMoN: ~20 s): 100 -> 300
-#   epochs helps the feature-driven cells (0.35 -> 0.40); 400 adds ~0.01.
-# - Not kept: DMoN's collapse regulariser sqrt(k)/N ||sum_i s_i|| - 1
-#   (weight 1: features-only cell 0.35 -> 0.26, others +-0.01), 1 or 3 blocks
-#   (-0.03 to -0.07 on the feature-driven cells vs 2).
 # k='auto' polishes the modularity partition's start in rounds of this many
 # iterations, each judged by its read-out's modularity.
 AUTO_ROUND = 5
@@ -56,10 +39,6 @@ AUTO_ROUND = 5
 #: The graph as given, or the fused feature graph, with its edge weights:
 #: what modularity and an encoder read.
 GraphPair = tuple[Any, Optional[Tensor]]
-ENCODERS = ('gcn',)
-ENCODER_NUM_LAYERS = 2
-ENCODER_EPOCHS = 300
-FEATURE_WEIGHT = 3.0
 LOSSES = ('squared', 'bernoulli_poisson')
 
 
@@ -558,7 +537,7 @@ class SymNMFClustering:
             if isinstance(self.encoder, str):  # 'gcn', seeded above
                 from torch_geometric.nn.models import GCN
                 assert x is not None  # checked by _inputs
-                return _EncodedNet(GCN(x.size(1), 64, num_layers=2,
+                return EncodedNet(GCN(x.size(1), 64, num_layers=2,
                                        out_channels=k), net)
             if self.encoder is not None:
                 encoder = self.encoder
@@ -566,12 +545,12 @@ class SymNMFClustering:
                     reset = getattr(module, 'reset_parameters', None)
                     if module is not encoder and callable(reset):
                         reset()
-                return _EncodedNet(encoder, net)
+                return EncodedNet(encoder, net)
         return net
 
     def _start(self, adj: Adjacency, x: Optional[Tensor], graph: GraphPair
                ) -> Tensor:
-        if isinstance(self.model_, _EncodedNet):
+        if isinstance(self.model_, EncodedNet):
             assert x is not None  # checked by _inputs
             return self.model_.start(x, graph[0], graph[1], adj)
         if self._h0 is not None:  # k='auto'
@@ -583,7 +562,7 @@ class SymNMFClustering:
         return random_membership(adj, self.n_communities_, self.seed)
 
     def _net(self) -> SymNMFNet:
-        model = self.model_.net if isinstance(self.model_, _EncodedNet) \
+        model = self.model_.net if isinstance(self.model_, EncodedNet) \
             else self.model_
         assert isinstance(model, SymNMFNet)
         return model
@@ -596,7 +575,7 @@ class SymNMFClustering:
         # notes); its constant ||A + beta K||^2 - ||A||^2 keeps the curve a
         # nonnegative loss.
         xs = signal_features(x, adj) \
-            if isinstance(self.model_, _EncodedNet) else None
+            if isinstance(self.model_, EncodedNet) else None
         if xs is not None:
             beta = FEATURE_WEIGHT
             offset = float(beta ** 2 * (xs.t() @ xs).pow(2).sum()
@@ -640,7 +619,7 @@ class SymNMFClustering:
         pretrained blocks without an encoder), in training and inference
         alike."""
         return self._pretrained() and not isinstance(self.model_,
-                                                     _EncodedNet)
+                                                     EncodedNet)
 
     def __repr__(self) -> str:
         defaults = inspect.signature(type(self).__init__).parameters
@@ -657,61 +636,3 @@ def _node_lists(labels: Tensor) -> list[list[int]]:
     sizes = torch.bincount(labels).tolist()
     groups = [part.tolist() for part in torch.split(order.cpu(), sizes)]
     return sorted((g for g in groups if g), key=len, reverse=True)
-
-
-class _EncodedNet(torch.nn.Module):
-    """An encoder whose ``softplus`` output starts the net."""
-
-    def __init__(self, encoder: torch.nn.Module, net: SymNMFNet) -> None:
-        super().__init__()
-        self.encoder, self.net = encoder, net
-
-    def start(self, x: Tensor, edge_index, edge_weight: Optional[Tensor],
-              adj: Adjacency) -> Tensor:
-        args = (x, edge_index) if edge_weight is None \
-            else (x, edge_index, edge_weight)
-        out = self.encoder(*args)
-        if out.dim() != 2 or out.shape != (adj.num_nodes, self.net.k):
-            raise ValueError(f"The encoder must return [num_nodes="
-                             f"{adj.num_nodes}, k={self.net.k}], got "
-                             f"{list(out.shape)}")
-        return F.softplus(out).to(adj.dtype)
-
-
-def signal_features(x: Optional[Tensor], adj: Adjacency) -> Optional[Tensor]:
-    r"""The part of the node features that rises above their noise: the
-    columns of ``x`` are standardised, and the eigen-directions of their
-    covariance :math:`\mathbf{C}` whose eigenvalue :math:`\ell` exceeds the
-    Marchenko-Pastur edge :math:`\sigma^2(1 + \sqrt{p/N})^2` of pure noise
-    (:math:`\sigma^2` the median eigenvalue, or :math:`\mathrm{tr}\,
-    \mathbf{C}/p` when :math:`p > N`) are kept, shrunk to
-    :math:`\sqrt{\ell - \text{edge}}`, in units of the noise:
-    :math:`\tilde{\mathbf{X}}\tilde{\mathbf{X}}^\top` then has
-    eigenvalues :math:`(\ell - \text{edge})/\sigma^2` (times the
-    operator's scale, 1 when normalised), comparable to those of the
-    normalised adjacency. Returns :math:`(N, r)`, or ``None`` when no
-    direction is kept: features that are noise add nothing to the loss (or,
-    from finite-sample fluctuations, a direction barely above the edge,
-    shrunk to almost zero).
-    """
-    if x is None or x.dim() != 2 or x.size(0) < 3 or x.size(1) < 1:
-        return None
-    xc = x.detach().to(torch.float64)
-    xc = xc - xc.mean(0)
-    std = xc.std(0)
-    xc = xc[:, std > 1e-12] / std[std > 1e-12]
-    n, p = xc.shape
-    if p == 0:
-        return None
-    values, vectors = torch.linalg.eigh(xc.t() @ xc / n)
-    sigma2 = values.median() if p <= n else values.sum() / p
-    if not sigma2 > 0:
-        return None
-    edge = sigma2 * (1 + (p / n) ** 0.5) ** 2
-    keep = values > edge
-    if not keep.any():
-        return None
-    shrink = ((values[keep] - edge) / values[keep]).sqrt()
-    xs = xc @ (vectors[:, keep] * shrink) / (n * sigma2).sqrt()
-    return (xs * adj.scale ** 0.5).to(adj.dtype).to(adj.device)
-

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from pyg_symnmf import SymNMFClustering, datasets, metrics, to_adjacency
-from pyg_symnmf.estimator import signal_features
+from pyg_symnmf.encoders import signal_features
 
 ROOT = pathlib.Path(__file__).parents[1]
 
