@@ -14,6 +14,7 @@ from .auto_k import KSelection, choose_k, default_max_k
 from .functional import gram, loss_value, propagate
 from .init import (optimal_scale, random_membership, spectral_membership,
                    zero_isolated)
+from .multilevel import multilevel_symnmf
 from .nn import SymNMFNet
 from .solvers import CLASSICAL_METHODS, DEFAULT_ALPHA, SolverResult, solve
 from .validation import (check_batch, check_nodes_tensor, check_number,
@@ -22,7 +23,7 @@ from .validation import (check_batch, check_nodes_tensor, check_number,
 __all__ = ['symnmf', 'factorize', 'run_net', 'select_k', 'raw_operator',
            'METHODS']
 
-METHODS = ('net',) + CLASSICAL_METHODS
+METHODS = ('net', 'multilevel') + CLASSICAL_METHODS
 
 
 def symnmf(
@@ -58,7 +59,10 @@ def symnmf(
             safeguarded blocks, about 30 SpMMs, no training, see
             :func:`run_net`); or a classical solver, ``"anls"``,
             ``"hals"``, ``"mu"`` or ``"pgd"``: all are safeguarded descent
-            methods (see :mod:`pyg_symnmf.solvers`).
+            methods (see :mod:`pyg_symnmf.solvers`); or ``"multilevel"``:
+            coarsen, factor the coarsest graph, prolong and refine with a
+            few ANLS iterations per level (for large graphs, see
+            :mod:`pyg_symnmf.multilevel`; ``max_iter`` does not apply).
         max_iter (int): Maximum number of iterations (one SpMM each).
             (default: 300)
         tol (float): Stop when an accepted step lowers the loss by less than
@@ -156,6 +160,11 @@ def factorize(adj: Adjacency, k: int, method: str = 'anls', *,
     check_number('seed', seed, integer=True, low=0)
     if method == 'net' and net is None:
         net = SymNMFNet.pretrained()
+    if method == 'multilevel':
+        if h0 is not None:
+            raise ValueError("method='multilevel' starts from its coarsest "
+                             "graph, so 'h0' cannot be given")
+        return multilevel_symnmf(adj, k, tol=tol, alpha=alpha, seed=seed)
     start_spmm = 0
     if h0 is not None:
         check_nodes_tensor('h0', h0, adj.num_nodes, adj.device, adj.dtype, k)
