@@ -63,8 +63,9 @@ class SymNMFClustering:
         k (int or str): Number of communities, or ``"auto"``: chosen by
             :func:`~pyg_symnmf.factorize.select_k` (modularity scan with
             the pretrained net; the scores land in ``k_scores_``).
-        method (str): ``"net"``, ``"anls"``, ``"hals"``, ``"mu"`` or
-            ``"pgd"``. (default: :obj:`"anls"`)
+        method (str): ``"net"``, ``"anls"``, ``"hals"``, ``"mu"``,
+            ``"pgd"`` or ``"multilevel"`` (see :func:`~pyg_symnmf.symnmf`).
+            (default: :obj:`"anls"`)
         num_layers (int, optional): Blocks of the net. (default: 20, or
             :obj:`ENCODER_NUM_LAYERS` = 2 with an ``encoder``)
         epochs (int, optional): Training epochs of the net. (default: 200,
