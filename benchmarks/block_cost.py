@@ -2,7 +2,10 @@
 sparse-dense product A @ H of the same shape (the floor), measured
 interleaved in one process: median of --repeats runs of forward, and of
 forward + backward. Peak memory of each configuration comes from a fresh
-subprocess."""
+subprocess. ``--build`` instead times building the operator
+(``to_adjacency``) and each of its phases in SpMMs of width 16;
+``--solver`` and ``--locality`` measure solver iterations and node
+orders."""
 from __future__ import annotations
 
 import argparse
@@ -276,6 +279,68 @@ def locality(args) -> list[dict]:
     return rows
 
 
+# --------------------------------------------------------------------------
+# Building the operator, in SpMMs of width 16
+# --------------------------------------------------------------------------
+
+def build_cost(num_nodes: int, num_pairs: int, repeats: int) -> list[dict]:
+    """Time of ``to_adjacency`` (sorted and shuffled ``edge_index``) and of
+    each of its phases, divided by the time of one CSR SpMM with a
+    16-column dense matrix, interleaved; medians of ``repeats``."""
+    import statistics
+    import time
+
+    from pyg_symnmf import adjacency as A
+    from pyg_symnmf.testing import random_graph as package_graph
+
+    n = num_nodes
+    edge_index, _ = package_graph(n, num_pairs, seed=0, weighted=False)
+    shuffled = edge_index[:, torch.randperm(
+        edge_index.size(1), generator=torch.Generator().manual_seed(0))]
+    adj = A.to_adjacency(edge_index, num_nodes=n)
+    h = torch.rand(n, 16)
+
+    def phases() -> dict:
+        out = {}
+
+        def lap(name, start):
+            out[name] = time.perf_counter() - start
+            return time.perf_counter()
+
+        t = time.perf_counter()
+        torch.sparse.mm(adj.csr, h)
+        t = lap('spmm16', t)
+        ei, value, _ = A._to_coo(edge_index, None, n)
+        t = lap('read indices', t)
+        value = A._check_values(value, None)
+        t = lap('check weights', t)
+        ei, value = A._coalesce(ei, value, n)
+        t = lap('sortedness check', t)
+        crow = A.row_pointers(ei[0], n)
+        t = lap('row pointers', t)
+        _, degree = A._probably_symmetric(ei, value, n, crow)
+        t = lap('symmetry probe', t)
+        value = A.normalized_values(ei, value, n, degree)
+        t = lap('normalise', t)
+        A.Adjacency(A.csr_matrix(ei[0], ei[1], value, (n, n), crow), value,
+                    True)
+        t = lap('csr and norm', t)
+        A.to_adjacency(edge_index, num_nodes=n)
+        t = lap('to_adjacency sorted', t)
+        A.to_adjacency(shuffled, num_nodes=n)
+        lap('to_adjacency shuffled', t)
+        return out
+
+    phases()  # warm-up
+    runs = [phases() for _ in range(repeats)]
+    spmm = statistics.median(r['spmm16'] for r in runs)
+    return [{'num_nodes': n, 'nnz': adj.num_edges,
+             'threads': torch.get_num_threads(), 'what': name,
+             'seconds': statistics.median(r[name] for r in runs),
+             'spmm16': statistics.median(r[name] for r in runs) / spmm}
+            for name in runs[0]]
+
+
 def _child(spec: dict) -> dict:
     out = subprocess.run([sys.executable, __file__, '--child',
                           json.dumps(spec)], capture_output=True, text=True,
@@ -299,6 +364,9 @@ def main() -> None:
     parser.add_argument('--locality', action='store_true',
                         help='A @ H after RCM / METIS / community '
                         'renumbering (locality.csv)')
+    parser.add_argument('--build', action='store_true',
+                        help='operator build in SpMMs of width 16, by '
+                        'phase (build_cost.csv; N = 10^5, 10^6 pairs)')
     parser.add_argument('--iters', type=int, default=10)
     parser.add_argument('--rounds', type=int, default=1)
     parser.add_argument('--threads', type=int, default=2)
@@ -312,6 +380,14 @@ def main() -> None:
         args.sizes, args.ks, args.repeats = [1000, 4000], [8], 2
         args.iters = 3
     print(machine())
+    if args.build:
+        n, pairs = (4000, 40_000) if args.quick else (100_000, 1_000_000)
+        rows = build_cost(n, pairs, max(args.repeats, 3))
+        for row in rows:
+            print(f"{row['what']:24s} {row['seconds'] * 1e3:8.1f} ms "
+                  f"{row['spmm16']:6.2f} SpMMs")
+        print('wrote', write_csv('build_cost.csv', rows))
+        return
     if args.solver or args.locality:
         if args.solver:
             print('wrote', write_csv('solver_cost.csv',

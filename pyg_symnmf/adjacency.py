@@ -20,6 +20,7 @@ and layer has true gradients with respect to the edge weights.
 """
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any, Optional, Union
 
@@ -35,7 +36,7 @@ from .graphs import external_to_coo, is_external_graph
 from .validation import check_bool, graph_inputs
 
 __all__ = ['Adjacency', 'GraphLike', 'OperatorCache', 'to_adjacency',
-           'csr_matrix', 'graph_fingerprint']
+           'csr_matrix', 'graph_fingerprint', 'normalized_values']
 
 #: Every graph form accepted where a graph is expected (SciPy sparse
 #: matrices, networkx graphs and NumPy arrays too: see
@@ -207,13 +208,14 @@ def to_adjacency(
     if add_self_loops:
         edge_index, value = add_remaining_self_loops(edge_index, value, 1.0, n)
     edge_index, value = _coalesce(edge_index, value, n)
-    edge_index, value = _symmetric(edge_index, value, n, symmetrize)
+    edge_index, value, crow, degree = _symmetric(edge_index, value, n,
+                                                 symmetrize)
     if normalize:
-        value = _normalized(edge_index, value, n)
+        value = normalized_values(edge_index, value, n, degree)
     else:
         _check_range(value)
-    return Adjacency(csr_matrix(edge_index[0], edge_index[1], value, (n, n)),
-                     value, normalize)
+    return Adjacency(csr_matrix(edge_index[0], edge_index[1], value, (n, n),
+                                crow), value, normalize)
 
 
 class OperatorCache:
@@ -321,21 +323,28 @@ def _stored_parts(t: Tensor) -> tuple[Tensor, ...]:
 
 
 def csr_matrix(row: Tensor, col: Tensor, value: Tensor,
-               shape: tuple[int, int]) -> Tensor:
+               shape: tuple[int, int], crow: Optional[Tensor] = None
+               ) -> Tensor:
     r"""The one place that builds a CSR tensor: from COO entries sorted by
-    row (``value`` used detached). Indices are made contiguous first (a
-    strided view such as ``torch.tensor(pairs).t()[1]`` would otherwise be
-    read as raw memory), and the tensor is built with explicit invariant
+    row (``value`` used detached), with the row pointers ``crow`` when
+    already known (:func:`row_pointers`). Indices are made contiguous first
+    (a strided view such as ``torch.tensor(pairs).t()[1]`` would otherwise
+    be read as raw memory), and the tensor is built with explicit invariant
     settings, PyTorch's beta notice about sparse CSR silenced here."""
-    counts = torch.bincount(row, minlength=shape[0])
-    crow = torch.zeros(shape[0] + 1, dtype=torch.int64, device=row.device)
-    torch.cumsum(counts, 0, out=crow[1:])
+    crow = row_pointers(row, shape[0]) if crow is None else crow
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='Sparse CSR tensor support '
                                 'is in beta state', category=UserWarning)
         return torch.sparse_csr_tensor(crow, col.long().contiguous(),
                                        value.detach().contiguous(), shape,
                                        check_invariants=False)
+
+
+def row_pointers(row: Tensor, num_rows: int) -> Tensor:
+    """CSR row pointers of entries sorted by ``row``."""
+    crow = torch.zeros(num_rows + 1, dtype=torch.int64, device=row.device)
+    torch.cumsum(torch.bincount(row, minlength=num_rows), 0, out=crow[1:])
+    return crow
 
 
 def _coalesce(edge_index: Tensor, value: Tensor, n: int
@@ -352,12 +361,24 @@ def _coalesce(edge_index: Tensor, value: Tensor, n: int
                     is_sorted=bool((step >= 0).all()))
 
 
-def _normalized(edge_index: Tensor, value: Tensor, n: int) -> Tensor:
-    r""":math:`d_i^{-1/2} a_{ij} d_j^{-1/2}`, computed on the weights
-    divided by their maximum: the result is scale-invariant, and the
-    degrees cannot overflow whatever the finite input."""
+def normalized_values(edge_index: Tensor, value: Tensor, n: int,
+                      degree: Optional[Tensor] = None) -> Tensor:
+    r""":math:`d_i^{-1/2} a_{ij} d_j^{-1/2}`. With ``degree`` (float64 row
+    sums, as the symmetry probe gives them for free) and weights that need
+    no gradient: two gathers and two products, the float64 degrees keeping
+    any finite float32 input in range. Otherwise (or if those degrees
+    overflow) computed on the weights divided by their maximum, with
+    autograd: scale-invariant, and the degrees cannot overflow whatever the
+    finite input."""
     if value.numel() == 0:
         return value
+    if degree is not None and not value.requires_grad:
+        inv_sqrt = torch.where(degree > 0, degree.rsqrt(),
+                               torch.zeros_like(degree))
+        if bool(torch.isfinite(inv_sqrt).all()):
+            inv_sqrt = inv_sqrt.to(value.dtype)
+            row, col = edge_index
+            return value * inv_sqrt[row] * inv_sqrt[col]
     value = value / value.detach().max().clamp_min(torch.finfo(value.dtype)
                                                    .tiny)
     row, col = edge_index
@@ -470,9 +491,11 @@ def _edge_index_to_coo(edge_index: Tensor, edge_weight: Optional[Tensor],
         raise ValueError(f"'edge_weight' is on {edge_weight.device} but "
                          f"'edge_index' is on {edge_index.device}; move both "
                          f"to the same device")
-    if num_edges > 0 and int(edge_index.min()) < 0:
+    low, high = (int(t) for t in torch.aminmax(edge_index)) \
+        if num_edges > 0 else (0, -1)
+    if low < 0:
         raise ValueError("'edge_index' contains negative node indices")
-    max_index = int(edge_index.max()) + 1 if num_edges > 0 else 0
+    max_index = high + 1
     if num_nodes is None:
         num_nodes = max_index
     elif isinstance(num_nodes, bool) or not isinstance(num_nodes, int):
@@ -515,18 +538,25 @@ def _check_values(value: Tensor, dtype: Optional[torch.dtype]) -> Tensor:
         dtype = value.dtype if value.dtype in _COMPUTE_DTYPES \
             else torch.float32
     value = value.to(dtype)
-    if not bool(torch.isfinite(value).all()):
+    if value.numel() == 0:
+        return value
+    # One pass: NaN propagates into both extremes, Inf shows in one.
+    low, high = (float(t) for t in torch.aminmax(value.detach()))
+    if not (math.isfinite(low) and math.isfinite(high)):
         raise ValueError("Edge weights contain NaN or Inf; SymNMF needs "
                          "finite nonnegative weights")
-    if bool((value < 0).any()):
+    if low < 0:
         raise ValueError("Edge weights contain negative values; SymNMF needs "
                          "a nonnegative matrix (shift or clip the weights)")
     return value
 
 
 def _symmetric(edge_index: Tensor, value: Tensor, n: int,
-               symmetrize: bool) -> tuple[Tensor, Tensor]:
-    """Checks (or enforces) symmetry of a coalesced COO matrix.
+               symmetrize: bool
+               ) -> tuple[Tensor, Tensor, Tensor, Optional[Tensor]]:
+    """Checks (or enforces) symmetry of a coalesced COO matrix; returns it
+    with its CSR row pointers and, when the probe saw the final matrix, its
+    float64 degrees.
 
     A Freivalds-style test first: for random vectors :math:`r, s`, a
     symmetric matrix has :math:`r^\top A s = s^\top A r`. Computed in
@@ -534,9 +564,12 @@ def _symmetric(edge_index: Tensor, value: Tensor, n: int,
     and any asymmetry above the tolerance fails it (with probability one
     for random vectors). Only then is the exact, sort-based comparison run,
     with a per-entry tolerance relative to the weights' scale."""
-    if _probably_symmetric(edge_index, value, n) or _exactly_symmetric(
-            edge_index, value, n):
-        return edge_index, value
+    crow = row_pointers(edge_index[0], n)
+    probable, degree = _probably_symmetric(edge_index, value, n, crow)
+    if probable:
+        return edge_index, value, crow, degree
+    if _exactly_symmetric(edge_index, value, n):
+        return edge_index, value, crow, None
     if not symmetrize:
         raise ValueError(
             "The adjacency matrix is not symmetric. SymNMF factors A ~ H H^T "
@@ -545,26 +578,35 @@ def _symmetric(edge_index: Tensor, value: Tensor, n: int,
             "pyg_symnmf.to_adjacency(..., symmetrize=True) (which uses "
             "(A + A^T) / 2) and pass that Adjacency instead of the graph")
     both = torch.cat([edge_index, edge_index.flip(0)], dim=1)
-    return coalesce(both, torch.cat([value, value]) / 2, n, reduce='sum')
+    edge_index, value = coalesce(both, torch.cat([value, value]) / 2, n,
+                                 reduce='sum')
+    return edge_index, value, row_pointers(edge_index[0], n), None
 
 
 _SYMMETRY_RTOL = 1e-5
 
 
-def _probably_symmetric(edge_index: Tensor, value: Tensor, n: int) -> bool:
+def _probably_symmetric(edge_index: Tensor, value: Tensor, n: int,
+                        crow: Tensor) -> tuple[bool, Optional[Tensor]]:
+    """The Freivalds test in float64, and the degrees (the probe's column
+    of ones) for the normalisation."""
     if value.numel() == 0:
-        return True
+        return True, None
     gen = torch.Generator(device=value.device).manual_seed(0)
-    r, s = torch.randn(2, n, dtype=torch.float64, device=value.device,
-                       generator=gen)
-    probe = torch.stack([s, r, s.abs(), r.abs()], dim=1)
-    a = csr_matrix(edge_index[0], edge_index[1], value.double(), (n, n))
-    out = a @ probe  # one SpMM of width 4
-    gap = float((r @ out[:, 0] - s @ out[:, 1]).abs())
-    size = float(r.abs() @ out[:, 2] + s.abs() @ out[:, 3])
+    # Columns s, r, |s|, |r|, 1.
+    probe = torch.empty(n, 5, dtype=torch.float64, device=value.device)
+    probe[:, :2].normal_(generator=gen)
+    torch.abs(probe[:, :2], out=probe[:, 2:4])
+    probe[:, 4] = 1
+    a = csr_matrix(edge_index[0], edge_index[1], value.double(), (n, n),
+                   crow)
+    out = a @ probe  # one SpMM of width 5
+    m = probe.t() @ out  # every probe product at once: M = P^T A P
+    gap = float((m[1, 0] - m[0, 1]).abs())
+    size = float(m[3, 2] + m[2, 3])
     # Round-off of float32 weights passes; asymmetry above ~1e-9 of the
     # weighted total fails.
-    return gap <= 1e-9 * size
+    return gap <= 1e-9 * size, out[:, 4]
 
 
 def _exactly_symmetric(edge_index: Tensor, value: Tensor, n: int) -> bool:

@@ -60,8 +60,9 @@ class SymNMFClustering:
             :func:`~pyg_symnmf.auto_k.default_max_k`), which is also the
             factorization's start (:func:`~pyg_symnmf.auto_k.
             partition_start`); its modularity lands in ``k_scores_``.
-        method (str): ``"net"``, ``"anls"``, ``"hals"``, ``"mu"`` or
-            ``"pgd"``. (default: :obj:`"anls"`)
+        method (str): ``"net"``, ``"anls"``, ``"hals"``, ``"mu"``,
+            ``"pgd"`` or ``"multilevel"`` (see :func:`~pyg_symnmf.symnmf`).
+            (default: :obj:`"anls"`)
         num_layers (int, optional): Blocks of the net. (default: 20, or
             :obj:`ENCODER_NUM_LAYERS` = 2 with an ``encoder``)
         epochs (int, optional): Training epochs of the net. (default: 200,

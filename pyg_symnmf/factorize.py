@@ -15,6 +15,7 @@ from .features import FEATURE_INITS, feature_graph, informative
 from .functional import gram, loss_value, propagate, symnmf_loss_of
 from .init import (optimal_scale, random_membership, spectral_membership,
                    zero_isolated)
+from .multilevel import multilevel_symnmf
 from .nn import SymNMFNet
 from .solvers import CLASSICAL_METHODS, DEFAULT_ALPHA, SolverResult, solve
 from .threads import thread_limit
@@ -25,7 +26,7 @@ __all__ = ['symnmf', 'factorize', 'run_net', 'select_k', 'auto_start',
            'raw_operator',
            'METHODS']
 
-METHODS = ('net',) + CLASSICAL_METHODS
+METHODS = ('net', 'multilevel') + CLASSICAL_METHODS
 
 
 def symnmf(
@@ -65,7 +66,10 @@ def symnmf(
             safeguarded blocks, about 30 SpMMs, no training, see
             :func:`run_net`); or a classical solver, ``"anls"``,
             ``"hals"``, ``"mu"`` or ``"pgd"``: all are safeguarded descent
-            methods (see :mod:`pyg_symnmf.solvers`).
+            methods (see :mod:`pyg_symnmf.solvers`); or ``"multilevel"``:
+            coarsen, factor the coarsest graph, prolong and refine with a
+            few ANLS iterations per level (for large graphs, see
+            :mod:`pyg_symnmf.multilevel`; ``max_iter`` does not apply).
         max_iter (int): Maximum number of iterations (one SpMM each).
             (default: 300)
         tol (float): Stop when an accepted step lowers the loss by less than
@@ -229,6 +233,11 @@ def factorize(adj: Adjacency, k: int, method: str = 'anls', *,
     check_number('tol', tol, low=0)
     check_number('alpha', alpha, low=0, low_open=True)
     check_number('seed', seed, integer=True, low=0)
+    if method == 'multilevel':
+        if h0 is not None:
+            raise ValueError("method='multilevel' starts from its coarsest "
+                             "graph, so 'h0' cannot be given")
+        return multilevel_symnmf(adj, k, tol=tol, alpha=alpha, seed=seed)
     blocks = (net if net is not None else SymNMFNet.pretrained()) \
         if method == 'net' else None
     start_spmm = 0

@@ -15,6 +15,7 @@ BENCHMARKS = pathlib.Path(__file__).parents[1] / 'benchmarks'
 
 @pytest.mark.parametrize('script,outputs', [
     ('block_cost.py', ['block_cost.csv', 'block_cost.png']),
+    ('block_cost.py --build', ['build_cost.csv']),
     ('quality.py', ['quality.csv', 'quality_runs.csv']),
     ('convergence.py', ['convergence.csv', 'convergence.png']),
     ('scale.py', ['scale.csv']),
@@ -29,9 +30,10 @@ BENCHMARKS = pathlib.Path(__file__).parents[1] / 'benchmarks'
 ])
 def test_benchmark_quick(script, outputs, tmp_path):
     env = {**os.environ, 'PYG_SYMNMF_RESULTS': str(tmp_path)}
+    script, *options = script.split()
     result = subprocess.run([sys.executable, str(BENCHMARKS / script),
-                             '--quick'], capture_output=True, text=True,
-                            env=env, timeout=600)
+                             *options, '--quick'], capture_output=True,
+                            text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     for name in outputs:
         assert (tmp_path / name).stat().st_size > 0, name

@@ -133,3 +133,33 @@ def test_sparse_product_into_a_buffer_ignores_its_old_contents(dtype):
     out = torch.full((60, 4), float('nan'), dtype=dtype)
     assert spmm(adj.csr, h, out=out) is out
     assert torch.equal(out, adj.csr @ h)
+
+
+def test_sampled_spectral_start_recovers_a_planted_partition():
+    from pyg_symnmf import metrics
+    from pyg_symnmf.datasets import planted_partition
+    from pyg_symnmf.init import spectral_membership
+
+    data = planted_partition(5000, 10, mu=0.2, seed=0)
+    adj = to_adjacency(data.edge_index, num_nodes=5000)
+    # k-means on 500 sampled rows, then one assignment of all 5000.
+    h = spectral_membership(adj, 10, seed=1, kmeans_sample=500)
+    assert torch.equal(h, spectral_membership(adj, 10, seed=1,
+                                              kmeans_sample=500))
+    assert metrics.nmi(data.y, h.argmax(1)) >= 0.95
+    assert int((h > 0).sum(1).max()) == 1  # one community per node
+
+
+def test_cholesky_qr_is_orthonormal_and_falls_back_when_rank_deficient():
+    from pyg_symnmf.init import _orthonormal
+
+    gen = torch.Generator().manual_seed(0)
+    y = torch.randn(300, 6, dtype=torch.float64, generator=gen)
+    q = _orthonormal(y)
+    torch.testing.assert_close(q.t() @ q, torch.eye(6, dtype=torch.float64))
+    # Same span: projecting y onto q loses nothing.
+    torch.testing.assert_close(q @ (q.t() @ y), y)
+    deficient = torch.cat([y[:, :3], y[:, :3]], 1)
+    q = _orthonormal(deficient)
+    assert bool(torch.isfinite(q).all())
+    torch.testing.assert_close(q @ (q.t() @ deficient), deficient)

@@ -1,0 +1,112 @@
+"""The multilevel path: coarsening that conserves the graph, prolongation
+that is exact on block-constant graphs, and planted partitions recovered."""
+import pytest
+import torch
+
+import pyg_symnmf as ps
+from pyg_symnmf.factorize import factorize
+from pyg_symnmf.multilevel import coarsen, hierarchy, multilevel_symnmf
+
+
+@pytest.fixture(scope='module')
+def planted():
+    data = ps.datasets.planted_partition(6000, 12, average_degree=20,
+                                         mu=0.2, seed=0)
+    return data, ps.to_adjacency(data.edge_index, num_nodes=6000)
+
+
+def test_coarsening_keeps_total_weight_and_maps_every_node(planted):
+    _, adj = planted
+    levels = hierarchy(adj, coarse_nodes=500)
+    assert len(levels) >= 2
+    total = float(adj.values.sum())
+    n = adj.num_nodes
+    for level in levels:
+        assert level.group.shape == (n,)
+        assert int(level.group.min()) == 0
+        assert int(level.group.max()) == level.num_nodes - 1
+        assert level.num_nodes <= 0.9 * n
+        assert float(level.weight.sum()) == pytest.approx(total, rel=1e-5)
+        row, col = level.edge_index
+        # Symmetric: the coarse graph is P^T A P.
+        dense = torch.zeros(level.num_nodes, level.num_nodes,
+                            dtype=torch.float64)
+        dense[row, col] = level.weight.double()
+        torch.testing.assert_close(dense, dense.t(), rtol=1e-5, atol=1e-6)
+        n = level.num_nodes
+
+
+def test_prolongation_is_exact_on_a_degree_corrected_block_graph():
+    # Two cliques (self-loops included) with weights theta_i theta_j: the
+    # prolongation scales give back the fine normalised operator exactly.
+    theta = torch.tensor([1.0, 2.0, 3.0, 1.0, 1.0, 4.0], dtype=torch.float64)
+    block = torch.tensor([0, 0, 0, 1, 1, 1])
+    a = torch.outer(theta, theta) * (block[:, None] == block[None, :])
+    edge_index = a.nonzero().t()
+    adj = ps.to_adjacency(edge_index, a[edge_index[0], edge_index[1]],
+                          dtype=torch.float64)
+    gen = torch.Generator().manual_seed(0)
+    level = coarsen(torch.stack([adj.row(), adj.col()]), a[adj.row(),
+                    adj.col()], 6, torch.ones(6, dtype=torch.float64), gen,
+                    normalized=True)
+    # Rebuild the fine operator from the coarse one and the scales.
+    coarse = torch.zeros(level.num_nodes, level.num_nodes,
+                         dtype=torch.float64)
+    coarse[level.edge_index[0], level.edge_index[1]] = level.weight
+    vol = coarse.sum(1)
+    coarse_norm = coarse / torch.sqrt(torch.outer(vol, vol))
+    s, g = level.scale, level.group
+    same_block = (block[:, None] == block[None, :])
+    # Groups never mix the two disconnected blocks.
+    for group in g.unique():
+        assert block[g == group].unique().numel() == 1
+    for i in range(6):
+        for j in range(6):
+            if same_block[i, j]:
+                expect = ps.testing.normalized(a)[i, j]
+                got = s[i] * s[j] * coarse_norm[g[i], g[j]]
+                assert float(got) == pytest.approx(float(expect), rel=1e-9)
+
+
+def test_multilevel_recovers_a_planted_partition(planted):
+    data, adj = planted
+    result = multilevel_symnmf(adj, 12, coarse_nodes=500)
+    assert result.h.shape == (6000, 12) and bool((result.h >= 0).all())
+    assert ps.metrics.nmi(data.y, result.h.argmax(1)) >= 0.95
+    assert all(b <= a for a, b in zip(result.loss_curve,
+                                      result.loss_curve[1:]))
+    # Far fewer SpMMs of the input graph than a single-level solve.
+    assert result.n_spmm <= 20
+
+
+def test_deterministic_under_its_seed_and_through_symnmf(planted):
+    data, adj = planted
+    first = ps.symnmf(data.edge_index, 12, num_nodes=6000,
+                      method='multilevel', seed=3)
+    again = factorize(adj, 12, 'multilevel', seed=3).h
+    assert torch.equal(first, again)
+
+
+def test_small_graph_is_the_single_level_solve():
+    data = ps.datasets.karate()
+    adj = ps.to_adjacency(data.edge_index)
+    assert hierarchy(adj, coarse_nodes=2000) == []
+    h = factorize(adj, 4, 'multilevel').h
+    assert h.shape == (34, 4)
+    assert ps.metrics.nmi(data.y, h.argmax(1)) >= 0.7
+
+
+def test_isolated_nodes_get_zero_rows_and_h0_is_refused():
+    data = ps.datasets.planted_partition(3000, 4, mu=0.1, seed=1)
+    adj = ps.to_adjacency(data.edge_index, num_nodes=3100)  # 100 isolated
+    h = multilevel_symnmf(adj, 4, coarse_nodes=300).h
+    assert bool((h[3000:] == 0).all()) and bool((h[:3000].sum(1) > 0).all())
+    with pytest.raises(ValueError, match='h0'):
+        factorize(adj, 4, 'multilevel', h0=torch.rand(3100, 4))
+
+
+def test_raw_operator_works(planted):
+    data, _ = planted
+    raw = ps.to_adjacency(data.edge_index, num_nodes=6000, normalize=False)
+    h = multilevel_symnmf(raw, 12, coarse_nodes=500).h
+    assert ps.metrics.nmi(data.y, h.argmax(1)) >= 0.9
