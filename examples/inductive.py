@@ -46,23 +46,25 @@ args = parser.parse_args()
 seeds = 1 if args.quick else args.seeds
 
 net_nmi, anls_nmi = [], []
-for seed in range(seeds):
-    train_batch = Batch.from_data_list(graphs(4 if args.quick else 20, seed))
-    net = SymNMFNet(4, num_layers=args.layers)
-    # A training loop of one's own: the thread count that suits its size
-    # (one thread here; PyTorch's default thrashes on a busy machine).
-    work = train_batch.edge_index.size(1) * 4 + train_batch.num_nodes * 16
-    with thread_limit(None, work):
+num_train = 4 if args.quick else 20
+# This script's own loops (generation, training, held-out inference) run
+# with the thread count that suits their size, as the library's entry
+# points do: at most 240 nodes of about 40 neighbours per graph, k = 4, so
+# one thread (PyTorch's default thrashes on a busy machine).
+with thread_limit(None, work=num_train * 240 * 40 * 4):
+    for seed in range(seeds):
+        train_batch = Batch.from_data_list(graphs(num_train, seed))
+        net = SymNMFNet(4, num_layers=args.layers)
         fit_on_batch(net, train_batch, seed,
                      epochs=5 if args.quick else 200, lr=0.02)
-    for data in graphs(2 if args.quick else 10, 100 + seed):
-        adj = to_adjacency(data.edge_index, num_nodes=data.num_nodes)
-        h0 = random_membership(adj, 4, seed)
-        with torch.no_grad():
-            h_net = net(h0, adj)
-        h_anls = symnmf(adj, 4, h0=h0, max_iter=args.layers, tol=0.0)
-        net_nmi.append(metrics.nmi(data.y, h_net.argmax(1)))
-        anls_nmi.append(metrics.nmi(data.y, h_anls.argmax(1)))
+        for data in graphs(2 if args.quick else 10, 100 + seed):
+            adj = to_adjacency(data.edge_index, num_nodes=data.num_nodes)
+            h0 = random_membership(adj, 4, seed)
+            with torch.no_grad():
+                h_net = net(h0, adj)
+            h_anls = symnmf(adj, 4, h0=h0, max_iter=args.layers, tol=0.0)
+            net_nmi.append(metrics.nmi(data.y, h_net.argmax(1)))
+            anls_nmi.append(metrics.nmi(data.y, h_anls.argmax(1)))
 
 print(f'held-out graphs, {args.layers} layers / iterations, {seeds} seed(s)')
 print(f'SymNMF-Net (trained elsewhere) NMI {np.mean(net_nmi):.3f} +- '
