@@ -23,8 +23,11 @@ for seed in range(seeds):
     for name in results:
         encoder = GCN(16, 32, num_layers=2, out_channels=4) \
             if name == 'GCN encoder' else None
+        # The random-start row: a fresh net (not the pretrained one, whose
+        # start is spectral) on the graph alone (not the feature operator).
         net = SymNMFClustering(4, method='net', num_layers=10,
                                encoder=encoder, epochs=epochs, lr=0.01,
+                               pretrained=False, features=False,
                                seed=seed).fit(data)
         results[name].append(metrics.nmi(data.y, net.labels_))
 

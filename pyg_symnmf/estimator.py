@@ -252,6 +252,11 @@ class SymNMFClustering:
         check_number('resolution', self.resolution, low=0, low_open=True)
         if self.encoder is not None and self.method != 'net':
             raise ValueError("An 'encoder' needs method='net'")
+        if self.method == 'net' and self._pretrained() and \
+                self.encoder is None and self.deep_supervision > 0:
+            raise ValueError("'deep_supervision' has no effect on the "
+                             "pretrained net, which trains the safeguarded "
+                             "run it infers with; use pretrained=False")
         if isinstance(self.encoder, str) and self.encoder not in ENCODERS:
             raise ValueError(f"Unknown encoder {self.encoder!r}; use one of "
                              f"{ENCODERS} or a torch.nn.Module")
@@ -582,11 +587,19 @@ class SymNMFClustering:
             offset = float(beta ** 2 * (xs.t() @ xs).pow(2).sum()
                            + 2 * beta * (xs * propagate(adj, xs)).sum())
 
+        # Without an encoder the start does not depend on the parameters:
+        # computed once, not every epoch.
+        fixed = None if isinstance(self.model_, EncodedNet) \
+            else self._start(adj, x, graph)
+
+        def start() -> Tensor:
+            return self._start(adj, x, graph) if fixed is None else fixed
+
         def loss_fn() -> Tensor:
             if self._guarded():  # train exactly what inference runs
-                h = run_net(net, adj, self._start(adj, x, graph)).h
+                h = run_net(net, adj, start()).h
                 return symnmf_loss_of(adj, h) * scale
-            iterates = list(net.unroll(self._start(adj, x, graph), adj))
+            iterates = list(net.unroll(start(), adj))
             loss = iterates[-1].loss
             if xs is not None:
                 loss = loss + offset - 2 * beta * \

@@ -198,3 +198,22 @@ def test_a_batch_and_an_encoder_without_features_are_refused(planted):
     est = SymNMFClustering(3, 'net', encoder=GCN(4, 8, 1, out_channels=3))
     with pytest.raises(ValueError, match='data.x'):
         est.fit(Data(edge_index=planted.edge_index, num_nodes=90))
+
+
+def test_fine_tuning_computes_the_constant_start_once(planted, monkeypatch):
+    from pyg_symnmf import estimator as module
+    calls = []
+    real = module.spectral_membership
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, 'spectral_membership', counted)
+    SymNMFClustering(3, method='net', epochs=5).fit(planted)
+    assert len(calls) == 2  # training, then inference: not once per epoch
+
+
+def test_parameters_the_mode_ignores_are_refused(planted):
+    with pytest.raises(ValueError, match='deep_supervision'):
+        SymNMFClustering(3, method='net', deep_supervision=0.5).fit(planted)
