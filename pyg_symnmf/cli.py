@@ -656,7 +656,8 @@ def _scipy_adjacency(graph: Graph):
 
 # Figures ----------
 
-def _figures(result: Result, graph: Graph, adj: Adjacency) -> dict[str, Any]:
+def _figures(result: Result, graph: Graph, adj: Adjacency, raw: Adjacency
+             ) -> dict[str, Any]:
     labels = result.labels
     row: dict[str, Any] = {'method': result.name,
                            'k': int(torch.unique(labels).numel())}
@@ -666,10 +667,8 @@ def _figures(result: Result, graph: Graph, adj: Adjacency) -> dict[str, Any]:
         row['ACC'] = metrics.clustering_accuracy(truth, predicted)
         row['NMI'] = metrics.nmi(truth, predicted)
         row['ARI'] = metrics.ari(truth, predicted)
-    edges = (graph.data.edge_index.cpu(), labels,
-             _cpu(graph.data.get('edge_weight')), graph.data.num_nodes)
-    row['modularity'] = metrics.modularity(*edges)
-    row['conductance'] = metrics.conductance(*edges)
+    row['modularity'] = metrics.modularity(raw, labels)
+    row['conductance'] = metrics.conductance(raw, labels)
     row['loss'] = float(symnmf_loss(adj, result.h.detach())) \
         if result.h is not None else MISSING
     row['time_s'] = result.seconds
@@ -771,7 +770,12 @@ def run(args: argparse.Namespace, note=print
         for line in notes:
             note(line)
 
-    rows = [_figures(result, graph, adj) for result in results]
+    # The graph's raw weights, built once for every row's figures.
+    raw = to_adjacency(graph.data.edge_index.cpu(),
+                       _cpu(graph.data.get('edge_weight')),
+                       graph.data.num_nodes, normalize=False,
+                       dtype=torch.float64)
+    rows = [_figures(result, graph, adj, raw) for result in results]
     num_edges = int((graph.data.edge_index[0] <
                      graph.data.edge_index[1]).sum())
     k_text = f'{chosen_k}' if k != 'auto' else f'auto ({chosen_k} chosen)'
