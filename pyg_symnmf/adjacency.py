@@ -112,10 +112,10 @@ class Adjacency:
 
     def to(self, *args: Any, **kwargs: Any) -> 'Adjacency':
         values = self.values.to(*args, **kwargs)
-        return Adjacency(csr_matrix(self.row().to(values.device),
-                                    self.col().to(values.device), values,
-                                    (self.num_nodes, self.num_nodes)),
-                         values, self.normalized)
+        crow = self.csr.crow_indices().to(values.device)
+        return Adjacency(csr_matrix(None, self.col().to(values.device),
+                                    values, (self.num_nodes, self.num_nodes),
+                                    crow), values, self.normalized)
 
     def detach(self) -> 'Adjacency':
         """The same operator without the edge-weight gradient."""
@@ -124,8 +124,9 @@ class Adjacency:
     def __deepcopy__(self, memo: dict) -> 'Adjacency':
         # Non-leaf tensors refuse deepcopy: copy the values detached.
         values = self.values.detach().clone()
-        return Adjacency(csr_matrix(self.row(), self.col().clone(), values,
-                                    (self.num_nodes, self.num_nodes)),
+        return Adjacency(csr_matrix(None, self.col().clone(), values,
+                                    (self.num_nodes, self.num_nodes),
+                                    self.csr.crow_indices().clone()),
                          values, self.normalized)
 
     def __repr__(self) -> str:
@@ -322,16 +323,18 @@ def _stored_parts(t: Tensor) -> tuple[Tensor, ...]:
     return (t,)
 
 
-def csr_matrix(row: Tensor, col: Tensor, value: Tensor,
+def csr_matrix(row: Optional[Tensor], col: Tensor, value: Tensor,
                shape: tuple[int, int], crow: Optional[Tensor] = None
                ) -> Tensor:
     r"""The one place that builds a CSR tensor: from COO entries sorted by
     row (``value`` used detached), with the row pointers ``crow`` when
-    already known (:func:`row_pointers`). Indices are made contiguous first
+    already known (:func:`row_pointers`; ``row`` is then not needed). Indices are made contiguous first
     (a strided view such as ``torch.tensor(pairs).t()[1]`` would otherwise
     be read as raw memory), and the tensor is built with explicit invariant
     settings, PyTorch's beta notice about sparse CSR silenced here."""
-    crow = row_pointers(row, shape[0]) if crow is None else crow
+    if crow is None:
+        assert row is not None, 'csr_matrix needs the rows or their pointers'
+        crow = row_pointers(row, shape[0])
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='Sparse CSR tensor support '
                                 'is in beta state', category=UserWarning)

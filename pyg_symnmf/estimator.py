@@ -383,9 +383,9 @@ class SymNMFClustering:
         ``k`` works as with any scikit-learn estimator."""
         data = as_data(data)
         adj, x, graph = self._inputs(data)
-        return modularity(data if self._uses_features(x)
-                          else raw_operator(*graph, adj),
-                          self._predicted(data, adj, x, graph))
+        raw = raw_operator(*graph, adj)
+        return modularity(data if self._uses_features(x) else raw,
+                          self._predicted(data, adj, x, graph, raw))
 
     def _threads(self, adj: Adjacency):
         k = self.k if isinstance(self.k, int) else 16
@@ -419,14 +419,16 @@ class SymNMFClustering:
         r"""Hard communities of the nodes of ``data``, shape :math:`(N,)`
         (refined as ``labels_``, see ``refine``)."""
         data = as_data(data)
-        return self._predicted(data, *self._inputs(data))
+        adj, x, graph = self._inputs(data)
+        return self._predicted(data, adj, x, graph,
+                               raw_operator(*graph, adj))
 
     def _predicted(self, data: Any, adj: Adjacency, x: Optional[Tensor],
-                   graph: GraphPair) -> Tensor:
+                   graph: GraphPair, raw: Adjacency) -> Tensor:
         self._check_fitted()
         with self._threads(adj):
-            h = self._memberships_of(data, adj, x, graph)
-            return self._read_out(raw_operator(*graph, adj), h)[0]
+            h = self._memberships_of(data, adj, x, graph, raw)
+            return self._read_out(raw, h)[0]
 
     def fit_predict(self, data: Any, y: Any = None) -> Tensor:
         return self.fit(data).labels_
@@ -441,11 +443,14 @@ class SymNMFClustering:
         data = as_data(data)
         adj, x, graph = self._inputs(data)
         with self._threads(adj):
-            return self._memberships_of(data, adj, x, graph)
+            return self._memberships_of(data, adj, x, graph,
+                                        raw_operator(*graph, adj))
 
     def _memberships_of(self, data: Any, adj: Adjacency,
-                        x: Optional[Tensor], graph: GraphPair) -> Tensor:
-        raw = raw_operator(*graph, adj)
+                        x: Optional[Tensor], graph: GraphPair,
+                        raw: Adjacency) -> Tensor:
+        """The memberships of a fitted estimator on a graph; ``raw`` is
+        the graph's unnormalised operator (:func:`raw_operator`)."""
         if self.k == 'auto':  # the start from this graph's own partition
             self._auto = select_k(raw, self.seed, resolution=self.resolution)
             self._h0 = partition_start(adj, raw.degree(),
@@ -470,27 +475,25 @@ class SymNMFClustering:
         r"""Hard labels from :math:`\mathbf{H}` (see ``refine``) and their
         modularity (``nan`` when not needed)."""
         labels = h.argmax(dim=1)
-        auto = getattr(self, '_auto', None)
-        if not self.refine and auto is None:
-            return labels, float('nan')
         if self.refine:
             labels = refine_partition(raw, labels,
                                       resolution=self.resolution,
                                       fixed_k=True,
                                       seed=self.seed)
-        if auto is None:
+        if self._auto is None:
             return labels, float('nan')
+        partition = self._partition()
         # Nodes without edges: alone, as in the modularity partition.
-        labels = torch.where(auto.labels >= self.n_communities_,
-                             auto.labels, labels)
+        labels = torch.where(partition >= self.n_communities_, partition,
+                             labels)
         scores = [modularity_from_edges(raw.row(), raw.col(),
                                         raw.values.detach(), raw.degree(),
                                         candidate.to(raw.device),
                                         self.resolution)
-                  for candidate in (labels, auto.labels)]
+                  for candidate in (labels, partition)]
         if not self.refine or scores[0] > scores[1]:
             return labels, scores[0]
-        return auto.labels, scores[1]
+        return partition, scores[1]
 
     def _inputs(self, data: Any) -> tuple[Adjacency, Optional[Tensor],
                                           GraphPair]:

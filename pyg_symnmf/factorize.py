@@ -216,6 +216,8 @@ def factorize(adj: Adjacency, k: int, method: str = 'anls', *,
     first), then those of seeds ``seed + 1, ...``, and returns the result
     of lowest loss."""
     check_number('n_init', n_init, integer=True, low=1)
+    if method == 'net' and net is None:  # loaded once for every start
+        net = SymNMFNet.pretrained()
     if n_init > 1 and h0 is None:
         check_rank(k, adj.num_nodes)
         first = None
@@ -238,8 +240,7 @@ def factorize(adj: Adjacency, k: int, method: str = 'anls', *,
             raise ValueError("method='multilevel' starts from its coarsest "
                              "graph, so 'h0' cannot be given")
         return multilevel_symnmf(adj, k, tol=tol, alpha=alpha, seed=seed)
-    blocks = (net if net is not None else SymNMFNet.pretrained()) \
-        if method == 'net' else None
+    blocks = net if method == 'net' else None
     start_spmm = 0
     if h0 is not None:
         check_nodes_tensor('h0', h0, adj.num_nodes, adj.device, adj.dtype, k)
