@@ -18,7 +18,6 @@ clustering, Leiden and, up to :obj:`DMON_MAX_NODES` nodes, DMoN.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 import tempfile
@@ -381,15 +380,7 @@ def _read_features(path: str, node_ids: list, notices: list[str]):
     _check_readable(path, '--features')
     if path.endswith('.npz'):
         return _npz_features(path, node_ids)
-    try:
-        with open(path, newline='', encoding='utf-8-sig') as f:
-            rows = [row for row in csv.reader(f) if row and
-                    not row[0].lstrip().startswith('#')]
-    except UnicodeDecodeError as err:
-        raise CLIError(f"--features: '{path}' is not UTF-8 text ({err})") \
-            from None
-    if rows and rows[0][0].strip().lower() in ('node', 'id', 'node_id'):
-        rows = rows[1:]
+    rows = _node_rows(path, '--features')
     if not rows or len(rows[0]) < 2:
         raise CLIError(f"--features: '{path}' holds no 'node,f0,f1,...' "
                        'rows')
@@ -400,7 +391,7 @@ def _read_features(path: str, node_ids: list, notices: list[str]):
         if len(row) != x.shape[1] + 1:
             raise CLIError(f"--features: '{path}', row {number}: expected "
                            f'{x.shape[1] + 1} fields, got {len(row)}')
-        index = position.get(row[0].strip())
+        index = position.get(row[0])
         if index is None:
             continue
         try:
@@ -444,27 +435,34 @@ def _npz_features(path: str, node_ids: list):
         coo.data.astype(np.float32)), coo.shape).coalesce()
 
 
+def _node_rows(path: str, flag: str, if_empty: Optional[str] = None
+               ) -> list[list[str]]:
+    """The rows of a ``node,...`` file (``--labels``, ``--features``):
+    blank and ``#`` lines dropped, fields split as every CSV-like file of
+    the package is (:func:`pyg_symnmf.io.split_rows`), a header row
+    (``node``, ``id``, ``node_id`` or ``source`` first) dropped; a file
+    without rows raises ``if_empty`` when given."""
+    try:
+        with open(path, newline='', encoding='utf-8-sig') as f:
+            lines = [(number, line) for number, line in
+                     enumerate(f.read().splitlines(), start=1)
+                     if line.strip() and not line.lstrip().startswith('#')]
+    except UnicodeDecodeError as err:
+        raise CLIError(f"{flag}: '{path}' is not UTF-8 text ({err})") \
+            from None
+    if not lines and if_empty is not None:
+        raise CLIError(f"{flag}: '{path}' {if_empty}")
+    rows = [fields for _, fields in io.split_rows(lines)]
+    if rows and rows[0][0].lower() in ('node', 'id', 'node_id', 'source'):
+        rows = rows[1:]
+    return rows
+
+
 def _read_labels(path: str, node_ids: list, notices: list[str]) -> np.ndarray:
     """Reads ``node,label`` rows; returns one class index per node, -1 for
     nodes without a label."""
     _check_readable(path, '--labels')
-    try:
-        with open(path, newline='', encoding='utf-8-sig') as f:
-            text = f.read()
-    except UnicodeDecodeError as err:
-        raise CLIError(f"--labels: '{path}' is not UTF-8 text ({err})") \
-            from None
-    lines = [line for line in text.splitlines()
-             if line.strip() and not line.lstrip().startswith('#')]
-    if not lines:
-        raise CLIError(f"--labels: '{path}' holds no labels")
-    delimiter = '\t' if '\t' in lines[0] else ',' if ',' in lines[0] else None
-    rows = [line.split() if delimiter is None else
-            [c.strip() for c in next(csv.reader([line], delimiter=delimiter))]
-            for line in lines]
-    if [c.lower() for c in rows[0][:1]] in (['node'], ['id'], ['node_id'],
-                                            ['source']):
-        rows = rows[1:]
+    rows = _node_rows(path, '--labels', if_empty='holds no labels')
     position = {str(node): i for i, node in enumerate(node_ids)}
     y = np.full(len(node_ids), -1, dtype=np.int64)
     classes: dict[str, int] = {}

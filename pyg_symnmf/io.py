@@ -56,7 +56,7 @@ from torch_geometric.data import Data, Dataset
 __all__ = [
     'GraphFile', 'read_graph', 'DatasetUnavailableError', 'load_pyg_dataset',
     'check_output_path', 'write_labels', 'write_memberships', 'FORMATS',
-    'as_numpy',
+    'as_numpy', 'split_rows',
 ]
 
 PathLike = Union[str, os.PathLike]
@@ -213,9 +213,9 @@ def _read_edge_list_pandas(path: Path, parse_weights: bool
     skipped, first = _first_data_line(path)
     if first is None:
         return None
-    fields = _split_rows([(skipped + 1, first)])[0][1]
+    fields = split_rows([(skipped + 1, first)])[0][1]
     header = _is_header(fields)
-    delimiter = '\t' if '\t' in first else ',' if ',' in first else None
+    delimiter = _delimiter(first)
     options = dict(sep=delimiter or r'\s+', header=None,
                    skiprows=skipped + header, skipinitialspace=True,
                    engine='c', compression='infer')
@@ -288,7 +288,7 @@ def _first_data_line(path: Path) -> tuple[int, Optional[str]]:
 
 def _read_edge_list_lines(path: Path, parse_weights: bool) -> _Entries:
     """Reads an edge list line by line, naming the line of any error."""
-    rows = _split_rows(_data_lines(path))
+    rows = split_rows(_data_lines(path))
     header = rows[0] if rows and _is_header(rows[0][1]) else None
     if header is not None:
         rows = rows[1:]
@@ -333,17 +333,23 @@ def _data_lines(path: Path) -> list[tuple[int, str]]:
             if line.strip() and not line.lstrip().startswith(('#', '%'))]
 
 
-def _split_rows(lines: list[tuple[int, str]]) -> list[tuple[int, list[str]]]:
-    """Splits every line on the delimiter sniffed from the first one."""
+def split_rows(lines: list[tuple[int, str]]) -> list[tuple[int, list[str]]]:
+    """Splits ``(line number, text)`` lines on the delimiter sniffed from
+    the first one (:func:`_delimiter`), fields stripped: the one rule for
+    every CSV-like file the package reads."""
     if not lines:
         return []
-    first = lines[0][1]
-    delimiter = '\t' if '\t' in first else ',' if ',' in first else None
+    delimiter = _delimiter(lines[0][1])
     if delimiter is None:
         return [(n, line.split()) for n, line in lines]
     return [(n, [f.strip() for f in next(csv.reader([line],
                                                     delimiter=delimiter))])
             for n, line in lines]
+
+
+def _delimiter(line: str) -> Optional[str]:
+    """A tab, else a comma, else ``None`` (runs of whitespace)."""
+    return '\t' if '\t' in line else ',' if ',' in line else None
 
 
 def _is_header(fields: list[str]) -> bool:
