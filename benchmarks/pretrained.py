@@ -44,7 +44,8 @@ from torch_geometric.data import Data
 
 from common import interleaved_medians, machine, output_path, timed, write_csv
 from pyg_symnmf import SymNMFClustering, SymNMFNet, datasets, to_adjacency
-from pyg_symnmf.factorize import factorize, run_net, select_k
+from pyg_symnmf.factorize import factorize, select_k
+from pyg_symnmf.solvers import run_net
 from pyg_symnmf.init import spectral_membership
 from pyg_symnmf.metrics import nmi
 from pyg_symnmf.transforms import SelfTuningKNNGraph

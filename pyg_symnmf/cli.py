@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -33,9 +32,10 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from . import features, io, metrics
-from .adjacency import Adjacency, to_adjacency
+from .adjacency import Adjacency
 from .datasets import DATASETS, NORMALIZE
 from .estimator import SymNMFClustering
+from .factorize import graph_operators
 from .functional import symnmf_loss
 from .readout import normalize_rows
 from .solvers import CLASSICAL_METHODS
@@ -341,23 +341,12 @@ def _bare(data: Data) -> Data:
 
 
 def _from_pyg(name: str, data: Data) -> Graph:
-    """A PyG dataset's graph with the rules of :func:`io.read_graph`
-    (symmetric, no self-loops, no duplicates), applied through a temporary
-    ``.npz`` file so that the notices are those of a user's graph."""
-    import scipy.sparse
-
-    n = int(data.num_nodes)
-    edge_index = data.edge_index.cpu().numpy()
-    weight = data.get('edge_weight')
-    values = np.ones(edge_index.shape[1]) if weight is None \
-        else weight.detach().cpu().double().numpy()
-    matrix = scipy.sparse.coo_matrix((values, (edge_index[0],
-                                               edge_index[1])), shape=(n, n))
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, 'graph.npz')
-        scipy.sparse.save_npz(path, matrix, compressed=False)
-        result = io.read_graph(path)
-    notices = [n.replace(f"'{path}'", name) for n in result.notices]
+    """A PyG dataset's graph under the rules of :func:`io.read_graph`
+    (symmetric, no self-loops, no duplicates), with the notices of a
+    user's graph."""
+    result = io.clean_graph(data.edge_index, data.get('edge_weight'),
+                            int(data.num_nodes), name)
+    notices = [n.replace(f"'{name}'", name) for n in result.notices]
     graph = Graph(name, _bare(result.data), list(result.node_ids), True,
                   notices)
     graph.y = _node_labels(data)
@@ -537,7 +526,9 @@ def _symnmf_row(name: str, graph: Graph, data: Data, adj: Adjacency,
     else:
         options = dict(max_iter=args.iters, tol=0.0)
     start = time.perf_counter()
-    estimator = SymNMFClustering(k, method=method, normalize=graph.normalize,
+    # The rows get the raw operator: normalised unless --no-normalize.
+    estimator = SymNMFClustering(k, method=method,
+                                 normalize=graph.normalize is not False,
                                  seed=args.seed, verbose=not args.quiet,
                                  **options).fit(data)
     seconds = time.perf_counter() - start
@@ -674,7 +665,12 @@ def _figures(result: Result, graph: Graph, adj: Adjacency, raw: Adjacency
 
 
 def _cpu(tensor: Optional[Tensor]) -> Optional[Tensor]:
-    return None if tensor is None else tensor.cpu()
+    return _on(tensor, torch.device('cpu'))
+
+
+def _on(tensor: Optional[Tensor], device: torch.device
+        ) -> Optional[Tensor]:
+    return None if tensor is None else tensor.to(device)
 
 
 def format_table(rows: list[dict]) -> str:
@@ -724,13 +720,15 @@ def run(args: argparse.Namespace, note=print
                        f'{graph.data.num_nodes}')
 
     torch.manual_seed(args.seed)
-    data = graph.data.to(device)
-    adj = to_adjacency(data.edge_index, data.get('edge_weight'),
-                       data.num_nodes, normalize=graph.normalize)
+    # The graph's operator, built once: every row and figure reads it.
+    raw, adj = graph_operators(graph.data.edge_index.to(device),
+                               _on(graph.data.get('edge_weight'), device),
+                               graph.data.num_nodes, graph.normalize)
+    data = Data(adj_t=raw, num_nodes=graph.data.num_nodes)
     results = []
     if graph.x is not None:  # the feature-aware rows first
-        attributed = data.clone()
-        attributed.x = graph.x.to(device)
+        attributed = Data(adj_t=raw, x=graph.x.to(device),
+                          num_nodes=graph.data.num_nodes)
         results.append(_symnmf_row('SymNMF + features (ANLS)', graph,
                                    attributed, adj, k, 'anls', args, note))
         chosen_k = _fitted(results[0]).n_communities_
@@ -768,12 +766,8 @@ def run(args: argparse.Namespace, note=print
         for line in notes:
             note(line)
 
-    # The graph's raw weights, built once for every row's figures.
-    raw = to_adjacency(graph.data.edge_index.cpu(),
-                       _cpu(graph.data.get('edge_weight')),
-                       graph.data.num_nodes, normalize=False,
-                       dtype=torch.float64)
-    rows = [_figures(result, graph, adj, raw) for result in results]
+    rows = [_figures(result, graph, adj, raw.to('cpu'))
+            for result in results]
     num_edges = int((graph.data.edge_index[0] <
                      graph.data.edge_index[1]).sum())
     k_text = f'{chosen_k}' if k != 'auto' else f'auto ({chosen_k} chosen)'

@@ -45,6 +45,7 @@ from torch import Tensor
 
 from .adjacency import (Adjacency, GraphLike, csr_matrix, graph_fingerprint,
                         to_adjacency)
+from .defaults import DEFAULT_EPOCHS, DEFAULT_LR
 from .functional import spmm
 from .init import random_membership
 from .nn import SymNMFNet
@@ -345,8 +346,8 @@ class DistributedSymNMFNet(torch.nn.Module):
         gram_sq = global_gram(h).square().sum() / dist.get_world_size()
         return shard.sq_norm - 2 * cross + gram_sq
 
-    def fit(self, shard: Shard, h0: Tensor, epochs: int = 300,
-            lr: float = 0.01) -> list[float]:
+    def fit(self, shard: Shard, h0: Tensor, epochs: int = DEFAULT_EPOCHS,
+            lr: float = DEFAULT_LR) -> list[float]:
         """Trains with :func:`pyg_symnmf.training.train`, the estimator's
         loop (Adam, cosine decay, best parameters kept), with gradients
         all-reduced over ranks; returns the global loss curve."""

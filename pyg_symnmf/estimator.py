@@ -3,14 +3,17 @@ estimator that owns the start, the training and the readouts."""
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 from typing import Any, Optional, Union
 
 import torch
 from torch import Tensor
 
-from .adjacency import Adjacency, to_adjacency
+from .adjacency import Adjacency, normalized_operator
 from .auto_k import KSelection, partition_start
-from .factorize import (factorize, raw_operator, run_net, select_k,
+from .defaults import (DEFAULT_ALPHA, DEFAULT_EPOCHS, DEFAULT_LR,
+                       DEFAULT_MAX_ITER, DEFAULT_NUM_LAYERS, DEFAULT_TOL)
+from .factorize import (factorize, graph_operators, select_k,
                         validate_method)
 from .features import FEATURE_INITS, feature_graph, informative
 from .functional import propagate, symnmf_loss_of
@@ -24,22 +27,77 @@ from .overlapping import (affiliations, community_lists, edge_set,
                           fit_bernoulli_poisson, overlapping_communities)
 from .readout import normalize_rows
 from .refine import refine_partition
-from .solvers import DEFAULT_ALPHA, SolverResult
+from .solvers import SolverResult, run_net
 from .threads import resolve_threads, thread_limit
 from .training import train
 from .validation import (check_bool, check_finite, check_number, check_rank,
                          graph_inputs)
 
-__all__ = ['SymNMFClustering']
+__all__ = ['SymNMFClustering', 'FitPlan', 'GraphInputs']
 
 # k='auto' polishes the modularity partition's start in rounds of this many
 # iterations, each judged by its read-out's modularity.
 AUTO_ROUND = 5
 
-#: The graph as given, or the fused feature graph, with its edge weights:
-#: what modularity and an encoder read.
-GraphPair = tuple[Any, Optional[Tensor]]
 LOSSES = ('squared', 'bernoulli_poisson')
+
+
+@dataclass(frozen=True)
+class FitPlan:
+    """What :meth:`SymNMFClustering.fit` runs, decided once from the
+    parameters (:meth:`SymNMFClustering.plan`).
+
+    Attributes:
+        mode: ``"classical"`` (a solver of :mod:`pyg_symnmf.solvers` or
+            the multilevel path), ``"pretrained"`` (the shipped blocks) or
+            ``"fresh"`` (a net with full :math:`k \times k` weights).
+        encoded: Whether a GNN encoder gives the net its start (trained
+            end to end with the blocks).
+        num_layers: Blocks of the net (``None``: every pretrained block or
+            a classical method).
+        epochs: Training epochs (0: none).
+    """
+    mode: str
+    encoded: bool = False
+    num_layers: Optional[int] = None
+    epochs: int = 0
+
+    @property
+    def guarded(self) -> bool:
+        """Whether the net runs with :func:`~pyg_symnmf.solvers.run_net`'s
+        safeguard, in training and inference alike: the pretrained blocks
+        without an encoder."""
+        return self.mode == 'pretrained' and not self.encoded
+
+    @property
+    def loss_curve(self) -> str:
+        """What ``loss_curve_`` and ``n_iter_`` count: ``"iterations"``
+        (classical), ``"epochs"`` (a trained net) or ``"blocks"``."""
+        if self.mode == 'classical':
+            return 'iterations'
+        return 'epochs' if self.epochs else 'blocks'
+
+
+@dataclass
+class GraphInputs:
+    """A graph as the estimator reads it, its operators built once.
+
+    Attributes:
+        adj: The factored operator: the graph's, or the fused feature
+            graph's when the features are used.
+        raw: Its unnormalised weights (modularity of ``k="auto"`` and of
+            the refinement).
+        graph_raw: The given graph's unnormalised weights (``modularity_``
+            and the edges the cover explains).
+        x: Node features, if any.
+        graph: The graph and its edge weights as given (what an encoder
+            and the feature operator read).
+    """
+    adj: Adjacency
+    raw: Adjacency
+    graph_raw: Adjacency
+    x: Optional[Tensor]
+    graph: tuple[Any, Optional[Tensor]]
 
 
 class SymNMFClustering:
@@ -63,10 +121,14 @@ class SymNMFClustering:
         method (str): ``"net"``, ``"anls"``, ``"hals"``, ``"mu"``,
             ``"pgd"`` or ``"multilevel"`` (see :func:`~pyg_symnmf.symnmf`).
             (default: :obj:`"anls"`)
-        num_layers (int, optional): Blocks of the net. (default: 20, or
-            :obj:`ENCODER_NUM_LAYERS` = 2 with an ``encoder``)
-        epochs (int, optional): Training epochs of the net. (default: 200,
-            or :obj:`ENCODER_EPOCHS` = 300 with an ``encoder``)
+        num_layers (int, optional): Blocks of the net. (default: every
+            pretrained block; a fresh net :obj:`~pyg_symnmf.defaults.
+            DEFAULT_NUM_LAYERS` = 20, or :obj:`ENCODER_NUM_LAYERS` = 2 with
+            an ``encoder``)
+        epochs (int, optional): Training epochs of the net. (default: 0 for
+            the pretrained net, :obj:`~pyg_symnmf.defaults.DEFAULT_EPOCHS`
+            = 200 for a fresh one, :obj:`ENCODER_EPOCHS` = 300 with an
+            ``encoder``)
         lr (float): Adam's learning rate. (default: 0.01)
         encoder (str or torch.nn.Module, optional): ``"gcn"`` (PyG's
             ``GCN(data.x.size(1), 64, num_layers=2, out_channels=k)``,
@@ -93,7 +155,7 @@ class SymNMFClustering:
         pretrained (bool, optional): With ``method="net"``, start from the
             shipped k-agnostic blocks (:meth:`SymNMFNet.pretrained
             <pyg_symnmf.SymNMFNet.pretrained>`) and their spectral start,
-            run with :func:`~pyg_symnmf.factorize.run_net`'s safeguard;
+            run with :func:`~pyg_symnmf.solvers.run_net`'s safeguard;
             ``epochs > 0`` fine-tunes them on the graph. Else a fresh net
             with full :math:`k \times k` weights from a random start.
             (default: pretrained unless an ``encoder`` is given)
@@ -133,6 +195,11 @@ class SymNMFClustering:
             :math:`\mathbf{H}`. (default: :obj:`True`)
         verbose (bool): Progress bar / loss printing. (default: False)
 
+    A parameter that the chosen mode would ignore is refused with a message
+    (for example ``epochs`` with a classical method, ``max_iter`` with the
+    net, ``alpha`` with the pretrained blocks): :meth:`plan` says what
+    ``fit`` runs.
+
     Every method taking a graph accepts any form
     :func:`~pyg_symnmf.to_adjacency` does: a
     :class:`~torch_geometric.data.Data` (its ``x`` used by an encoder), an
@@ -168,6 +235,7 @@ class SymNMFClustering:
     """
 
     # Fitted state (set by fit; declared for type checkers).
+    _plan: FitPlan
     embedding_: Tensor
     model_: Optional[torch.nn.Module]
     _auto: Optional[KSelection] = None
@@ -175,10 +243,11 @@ class SymNMFClustering:
 
     def __init__(self, k: Union[int, str] = 'auto', method: str = 'anls', *,
                  num_layers: Optional[int] = None,
-                 epochs: Optional[int] = None, lr: float = 0.01,
+                 epochs: Optional[int] = None, lr: float = DEFAULT_LR,
                  encoder: Union[str, torch.nn.Module, None] = None,
-                 deep_supervision: float = 0.0, max_iter: int = 300,
-                 tol: float = 1e-6, alpha: float = DEFAULT_ALPHA,
+                 deep_supervision: float = 0.0,
+                 max_iter: int = DEFAULT_MAX_ITER, tol: float = DEFAULT_TOL,
+                 alpha: float = DEFAULT_ALPHA,
                  normalize: Optional[bool] = None,
                  pretrained: Optional[bool] = None,
                  loss: str = 'squared', seed: int = 0,
@@ -225,13 +294,12 @@ class SymNMFClustering:
             setattr(self, name, value)
         return self
 
-    def _validate_params(self) -> None:
+    def plan(self) -> FitPlan:
+        """Validates the parameters and decides what :meth:`fit` runs;
+        refuses, with a message, a parameter that this mode would
+        ignore."""
         if self.method != 'net':
             validate_method(self.method)
-        if self._num_layers() is not None:
-            check_number('num_layers', self._num_layers(), integer=True,
-                         low=0)
-        check_number('epochs', self._epochs(), integer=True, low=0)
         check_number('lr', self.lr, low=0, low_open=True)
         check_number('deep_supervision', self.deep_supervision, low=0)
         check_number('max_iter', self.max_iter, integer=True, low=0)
@@ -250,13 +318,6 @@ class SymNMFClustering:
             check_number('n_init', self.n_init, integer=True, low=1)
         check_bool('refine', self.refine)
         check_number('resolution', self.resolution, low=0, low_open=True)
-        if self.encoder is not None and self.method != 'net':
-            raise ValueError("An 'encoder' needs method='net'")
-        if self.method == 'net' and self._pretrained() and \
-                self.encoder is None and self.deep_supervision > 0:
-            raise ValueError("'deep_supervision' has no effect on the "
-                             "pretrained net, which trains the safeguarded "
-                             "run it infers with; use pretrained=False")
         if isinstance(self.encoder, str) and self.encoder not in ENCODERS:
             raise ValueError(f"Unknown encoder {self.encoder!r}; use one of "
                              f"{ENCODERS} or a torch.nn.Module")
@@ -265,53 +326,81 @@ class SymNMFClustering:
             raise ValueError(f"'encoder' must be one of {ENCODERS} or a "
                              f"torch.nn.Module, got "
                              f"{type(self.encoder).__name__}")
-
-    def _pretrained(self) -> bool:
-        return self.encoder is None if self.pretrained is None \
+        if self.method != 'net':
+            self._refuse({'num_layers': None, 'epochs': None,
+                          'lr': DEFAULT_LR, 'encoder': None,
+                          'deep_supervision': 0.0, 'pretrained': None},
+                         "applies to method='net' only")
+            if self.method == 'multilevel':
+                self._refuse({'max_iter': DEFAULT_MAX_ITER},
+                             "does not apply to method='multilevel' (a "
+                             "few ANLS iterations per level)")
+            return FitPlan('classical')
+        self._refuse({'n_init': None}, "applies to the classical methods "
+                     "(the net runs from one seeded start)")
+        if self.loss == 'squared':
+            self._refuse({'max_iter': DEFAULT_MAX_ITER, 'tol': DEFAULT_TOL},
+                         "applies to the classical methods and to "
+                         "loss='bernoulli_poisson', not to the net")
+        encoded = self.encoder is not None
+        pretrained = not encoded if self.pretrained is None \
             else bool(self.pretrained)
+        if pretrained:
+            self._refuse({'alpha': DEFAULT_ALPHA}, "has no effect on the "
+                         "pretrained blocks, which carry their own "
+                         "penalties; use pretrained=False")
+            if not encoded:
+                self._refuse({'deep_supervision': 0.0}, "has no effect on "
+                             "the pretrained net, which trains the "
+                             "safeguarded run it infers with; use "
+                             "pretrained=False")
+        num_layers = self.num_layers
+        if num_layers is None and not pretrained:
+            num_layers = ENCODER_NUM_LAYERS if encoded else DEFAULT_NUM_LAYERS
+        if num_layers is not None:
+            check_number('num_layers', num_layers, integer=True, low=0)
+        epochs = self.epochs
+        if epochs is None:
+            epochs = ENCODER_EPOCHS if encoded else \
+                0 if pretrained else DEFAULT_EPOCHS
+        check_number('epochs', epochs, integer=True, low=0)
+        return FitPlan('pretrained' if pretrained else 'fresh', encoded,
+                       num_layers, epochs)
 
-    def _num_layers(self) -> Optional[int]:
-        if self.num_layers is not None or self._pretrained():
-            return self.num_layers  # None: every pretrained block
-        return 20 if self.encoder is None else ENCODER_NUM_LAYERS
-
-    def _epochs(self) -> int:
-        if self.epochs is not None:
-            return self.epochs
-        if self.encoder is not None:
-            return ENCODER_EPOCHS
-        return 0 if self._pretrained() else 200
+    def _refuse(self, defaults: dict[str, Any], why: str) -> None:
+        """Raises for the first parameter set away from its default."""
+        for name, default in defaults.items():
+            value = getattr(self, name)
+            if value is not default and value != default:
+                raise ValueError(f"{name!r}={value!r} {why}")
 
     def fit(self, data: Any, y: Any = None) -> 'SymNMFClustering':
         """Factors the graph ``data`` (any accepted form; see the class
         notes) and trains the net; ``y`` is ignored. Returns ``self``."""
-        self._validate_params()
+        self._plan = self.plan()
         for name in ('n_communities_', 'labels_', 'embedding_', 'loss_curve_',
                      'n_iter_', 'model_', 'k_scores_', 'modularity_',
                      'communities_', 'cover_', 'overlapping_communities_'):
             self.__dict__.pop(name, None)
-        data = as_data(data)
-        adj, x, graph = self._inputs(data)
-        raw = raw_operator(*graph, adj)  # modularity's weights
-        with self._threads(adj):
-            labels = self._fit(adj, x, graph, raw)
+        inputs = self._inputs(data)
+        with self._threads(inputs.adj):
+            labels = self._fit(inputs)
             self.embedding_, self.cover_ = self._overlapping(
-                data, adj, self.embedding_)
+                inputs, self.embedding_)
             if labels is None or self.loss == 'bernoulli_poisson':
-                labels = self._read_out(raw, self.embedding_)[0]
+                labels = self._read_out(inputs.raw, self.embedding_)[0]
         self.labels_ = labels
         self.overlapping_communities_ = community_lists(self.cover_)
         # On the user's graph, also when the fused feature graph was
         # factored.
-        self.modularity_ = modularity(
-            data if self._uses_features(x) else raw, self.labels_)
+        self.modularity_ = modularity(inputs.graph_raw, self.labels_)
         self.communities_ = _node_lists(self.labels_)
         return self
 
-    def _fit(self, adj: Adjacency, x: Optional[Tensor], graph: GraphPair,
-             raw: Adjacency) -> Optional[Tensor]:
+    def _fit(self, inputs: GraphInputs) -> Optional[Tensor]:
         """Sets ``embedding_`` and the fitted state; returns the labels a
         classical method's read-out gave (``None`` for the net)."""
+        adj, raw, x = inputs.adj, inputs.raw, inputs.x
         self._auto = self._h0 = None
         labels = None
         if self.k == 'auto':
@@ -322,26 +411,25 @@ class SymNMFClustering:
         else:
             k = check_rank(self.k, adj.num_nodes)
         self.n_communities_ = k
-        if self.method == 'net':
+        if self._plan.mode != 'classical':
             self.model_ = self._build_net(k, x).to(adj.device)
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.seed)
-                curve = self._train(adj, x, graph)
-            result = self._net_memberships(adj, x, graph)
+                curve = self._train(inputs)
+            result = self._net_memberships(inputs)
             # Trained: the loss per epoch; else the loss per block.
             self.loss_curve_ = curve or result.loss_curve
             self.n_iter_ = len(curve) if curve else result.n_iter
             self.embedding_ = result.h
         else:
             self.model_ = None
-            result, labels = self._classical(adj, raw, k, x, self.verbose)
+            result, labels = self._classical(inputs, k, self.verbose)
             self.loss_curve_, self.n_iter_ = result.loss_curve, result.n_iter
             self.embedding_ = result.h
         check_finite('memberships', self.embedding_)
         return labels
 
-    def _classical(self, adj: Adjacency, raw: Adjacency, k: int,
-                   x: Optional[Tensor], verbose: bool = False,
+    def _classical(self, inputs: GraphInputs, k: int, verbose: bool = False,
                    warn: bool = True) -> tuple[SolverResult, Tensor]:
         """A classical method and its read-out. With ``k="auto"``: from the
         modularity partition's start, in rounds of :obj:`AUTO_ROUND`
@@ -350,11 +438,13 @@ class SymNMFClustering:
         the best; a tie stops too (the loss alone drifts towards the degree
         direction on heavy-tailed graphs, so the read-out is the
         safeguard)."""
+        adj, raw = inputs.adj, inputs.raw
         options: dict[str, Any] = dict(tol=self.tol, alpha=self.alpha,
                                        seed=self.seed, verbose=verbose)
         if self._h0 is None:
             result = factorize(adj, k, self.method, max_iter=self.max_iter,
-                               warn=warn, n_init=self._n_init(x), **options)
+                               warn=warn, n_init=self._n_init(inputs),
+                               **options)
             return result, self._read_out(raw, result.h)[0]
         best = SolverResult(self._h0, [], 0, 0)
         labels, quality = self._read_out(raw, self._h0)
@@ -381,18 +471,15 @@ class SymNMFClustering:
         """Modularity of the communities :meth:`predict` gives on ``data``
         (higher is better; ``y`` is ignored), so that model selection over
         ``k`` works as with any scikit-learn estimator."""
-        data = as_data(data)
-        adj, x, graph = self._inputs(data)
-        raw = raw_operator(*graph, adj)
-        return modularity(data if self._uses_features(x) else raw,
-                          self._predicted(data, adj, x, graph, raw))
+        inputs = self._inputs(data)
+        return modularity(inputs.graph_raw, self._predicted(inputs))
 
     def _threads(self, adj: Adjacency):
         k = self.k if isinstance(self.k, int) else 16
         return thread_limit(self.n_jobs, adj.num_edges * k
                             + adj.num_nodes * k * k)
 
-    def _overlapping(self, data: Any, adj: Adjacency, h: Tensor
+    def _overlapping(self, inputs: GraphInputs, h: Tensor
                      ) -> tuple[Tensor, Tensor]:
         """The memberships (the Bernoulli-Poisson affiliations with that
         loss) and their cover by BigCLAM's rule and BIC. The model explains
@@ -400,8 +487,8 @@ class SymNMFClustering:
         feature-aware operator (measured on the ego nets of
         ``benchmarks/overlapping.py``: the fused graph's edges as the
         model's lower the overlapping NMI)."""
-        edges = edge_set(graph_inputs(data)[0], data.num_nodes)
-        f = affiliations(h, edges, normalized=adj.normalized)
+        edges = edge_set(inputs.graph_raw)
+        f = affiliations(h, edges, normalized=inputs.adj.normalized)
         if self.loss == 'bernoulli_poisson':
             f = fit_bernoulli_poisson(edges, f, max_iter=self.max_iter,
                                       tol=self.tol, warn=False).h
@@ -418,17 +505,13 @@ class SymNMFClustering:
     def predict(self, data: Any) -> Tensor:
         r"""Hard communities of the nodes of ``data``, shape :math:`(N,)`
         (refined as ``labels_``, see ``refine``)."""
-        data = as_data(data)
-        adj, x, graph = self._inputs(data)
-        return self._predicted(data, adj, x, graph,
-                               raw_operator(*graph, adj))
+        return self._predicted(self._inputs(data))
 
-    def _predicted(self, data: Any, adj: Adjacency, x: Optional[Tensor],
-                   graph: GraphPair, raw: Adjacency) -> Tensor:
+    def _predicted(self, inputs: GraphInputs) -> Tensor:
         self._check_fitted()
-        with self._threads(adj):
-            h = self._memberships_of(data, adj, x, graph, raw)
-            return self._read_out(raw, h)[0]
+        with self._threads(inputs.adj):
+            h = self._memberships_of(inputs)
+            return self._read_out(inputs.raw, h)[0]
 
     def fit_predict(self, data: Any, y: Any = None) -> Tensor:
         return self.fit(data).labels_
@@ -440,30 +523,26 @@ class SymNMFClustering:
 
     def _memberships(self, data: Any) -> Tensor:
         self._check_fitted()
-        data = as_data(data)
-        adj, x, graph = self._inputs(data)
-        with self._threads(adj):
-            return self._memberships_of(data, adj, x, graph,
-                                        raw_operator(*graph, adj))
+        inputs = self._inputs(data)
+        with self._threads(inputs.adj):
+            return self._memberships_of(inputs)
 
-    def _memberships_of(self, data: Any, adj: Adjacency,
-                        x: Optional[Tensor], graph: GraphPair,
-                        raw: Adjacency) -> Tensor:
-        """The memberships of a fitted estimator on a graph; ``raw`` is
-        the graph's unnormalised operator (:func:`raw_operator`)."""
+    def _memberships_of(self, inputs: GraphInputs) -> Tensor:
+        """The memberships of a fitted estimator on a graph."""
+        adj, raw = inputs.adj, inputs.raw
         if self.k == 'auto':  # the start from this graph's own partition
             self._auto = select_k(raw, self.seed, resolution=self.resolution)
             self._h0 = partition_start(adj, raw.degree(),
                                        self._partition(),
                                        self.n_communities_)
         if self.model_ is not None:
-            h = self._net_memberships(adj, x, graph).h
+            h = self._net_memberships(inputs).h
         else:
-            h = self._classical(adj, raw, check_rank(self.n_communities_,
-                                                     adj.num_nodes),
-                                x, warn=False)[0].h
+            h = self._classical(inputs, check_rank(self.n_communities_,
+                                                   adj.num_nodes),
+                                warn=False)[0].h
         check_finite('memberships', h)
-        return self._overlapping(data, adj, h)[0] \
+        return self._overlapping(inputs, h)[0] \
             if self.loss == 'bernoulli_poisson' else h
 
     def _partition(self) -> Tensor:
@@ -495,51 +574,51 @@ class SymNMFClustering:
             return labels, scores[0]
         return partition, scores[1]
 
-    def _inputs(self, data: Any) -> tuple[Adjacency, Optional[Tensor],
-                                          GraphPair]:
+    def _inputs(self, data: Any) -> GraphInputs:
+        """The graph's operators, built once (a graph given as an
+        :class:`~pyg_symnmf.Adjacency` is used as it is, see
+        :func:`~pyg_symnmf.factorize.graph_operators`)."""
         data = as_data(data)
         graph, edge_weight, x, batch = graph_inputs(data)
         if batch is not None:
             raise ValueError(f"{type(self).__name__} factors one graph; "
                              f"for a Batch use pyg_symnmf.symnmf(..., "
                              f"batch=data.batch)")
-        adj = to_adjacency(graph, edge_weight, data.num_nodes,
-                           normalize=self.normalize)
+        graph_raw, adj = graph_operators(graph, edge_weight, data.num_nodes,
+                                         self.normalize)
         if self.encoder is not None and x is None:
             raise ValueError("The encoder needs node features 'data.x'")
+        raw = graph_raw
         if self._uses_features(x):
-            # The raw fused graph stands in for the graph (k='auto' scores
-            # modularity on it).
-            graph = feature_graph(x, graph, edge_weight, data.num_nodes,
-                                  k=self.k if isinstance(self.k, int)
-                                  and self.k >= 1 else None,
-                                  normalize=False, seed=self.seed,
-                                  dtype=adj.dtype)
-            edge_weight = None
-            adj = to_adjacency(graph.csr, normalize=self.normalize,
-                               dtype=adj.dtype)
-        return adj, x, (graph, edge_weight)
+            raw = feature_graph(x, graph, edge_weight, data.num_nodes,
+                                k=self.k if isinstance(self.k, int)
+                                and self.k >= 1 else None,
+                                normalize=False, seed=self.seed,
+                                dtype=adj.dtype)
+            adj = raw if self.normalize is False else \
+                normalized_operator(raw)
+        return GraphInputs(adj, raw, graph_raw, x, (graph, edge_weight))
 
     def _uses_features(self, x: Optional[Tensor]) -> bool:
         return bool(self.features) and self.encoder is None and \
             informative(x)
 
-    def _n_init(self, x: Optional[Tensor]) -> int:
+    def _n_init(self, inputs: GraphInputs) -> int:
         if self.n_init is not None:
             return self.n_init
-        return FEATURE_INITS if self._uses_features(x) else 1
+        return FEATURE_INITS if inputs.raw is not inputs.graph_raw else 1
 
     def _build_net(self, k: int, x: Optional[Tensor]) -> torch.nn.Module:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            if self._pretrained():
+            if self._plan.mode == 'pretrained':
                 if self.normalize is False:
                     raise ValueError("The pretrained blocks factor normalised "
                                      "graphs; use pretrained=False with "
                                      "normalize=False")
-                net = SymNMFNet.pretrained(self._num_layers())
+                net = SymNMFNet.pretrained(self._plan.num_layers)
             else:
-                layers = self._num_layers()
+                layers = self._plan.num_layers
                 assert layers is not None  # a fresh net has a default
                 net = SymNMFNet(k, layers, alpha=self.alpha,
                                 normalize=self.normalize is not False)
@@ -557,14 +636,14 @@ class SymNMFClustering:
                 return EncodedNet(encoder, net)
         return net
 
-    def _start(self, adj: Adjacency, x: Optional[Tensor], graph: GraphPair
-               ) -> Tensor:
+    def _start(self, inputs: GraphInputs) -> Tensor:
+        adj = inputs.adj
         if isinstance(self.model_, EncodedNet):
-            assert x is not None  # checked by _inputs
-            return self.model_.start(x, graph[0], graph[1], adj)
+            assert inputs.x is not None  # checked by _inputs
+            return self.model_.start(inputs.x, *inputs.graph, adj)
         if self._h0 is not None:  # k='auto'
             return self._h0
-        if self._pretrained():
+        if self._plan.mode == 'pretrained':
             return spectral_membership(adj, self.n_communities_,
                                        self._net().start_iterations,
                                        self.seed)
@@ -576,14 +655,14 @@ class SymNMFClustering:
         assert isinstance(model, SymNMFNet)
         return model
 
-    def _train(self, adj: Adjacency, x: Optional[Tensor], graph: GraphPair
-               ) -> list[float]:
+    def _train(self, inputs: GraphInputs) -> list[float]:
+        adj = inputs.adj
         scale = 1.0 / float(adj.sq_norm.detach().clamp_min(1e-12))
         net = self._net()
         # With an encoder: SymNMF loss of A + beta K, K = Xs Xs^T (module
         # notes); its constant ||A + beta K||^2 - ||A||^2 keeps the curve a
         # nonnegative loss.
-        xs = signal_features(x, adj) \
+        xs = signal_features(inputs.x, adj) \
             if isinstance(self.model_, EncodedNet) else None
         if xs is not None:
             beta = FEATURE_WEIGHT
@@ -593,13 +672,13 @@ class SymNMFClustering:
         # Without an encoder the start does not depend on the parameters:
         # computed once, not every epoch.
         fixed = None if isinstance(self.model_, EncodedNet) \
-            else self._start(adj, x, graph)
+            else self._start(inputs)
 
         def start() -> Tensor:
-            return self._start(adj, x, graph) if fixed is None else fixed
+            return self._start(inputs) if fixed is None else fixed
 
         def loss_fn() -> Tensor:
-            if self._guarded():  # train exactly what inference runs
+            if self._plan.guarded:  # train exactly what inference runs
                 h = run_net(net, adj, start()).h
                 return symnmf_loss_of(adj, h) * scale
             iterates = list(net.unroll(start(), adj))
@@ -614,29 +693,22 @@ class SymNMFClustering:
 
         assert self.model_ is not None  # built by fit
         return [value / scale for value in train(
-            self.model_, loss_fn, epochs=self._epochs(), lr=self.lr,
+            self.model_, loss_fn, epochs=self._plan.epochs, lr=self.lr,
             verbose=self.verbose)]
 
     @torch.no_grad()
-    def _net_memberships(self, adj: Adjacency, x: Optional[Tensor],
-                         graph: GraphPair) -> SolverResult:
+    def _net_memberships(self, inputs: GraphInputs) -> SolverResult:
         """The fitted net on a graph: pretrained blocks run with
-        :func:`~pyg_symnmf.factorize.run_net`'s safeguard (only improving
+        :func:`~pyg_symnmf.solvers.run_net`'s safeguard (only improving
         steps move), other nets plainly, as trained."""
         assert self.model_ is not None  # a fitted net
         self.model_.eval()
-        start = self._start(adj, x, graph)
-        if self._guarded():
+        adj = inputs.adj
+        start = self._start(inputs)
+        if self._plan.guarded:
             return run_net(self._net(), adj, start)
         # A trained bias can lift the zero rows of isolated nodes.
         return SolverResult(zero_isolated(adj, self._net()(start, adj)))
-
-    def _guarded(self) -> bool:
-        """Whether the net runs with :func:`run_net`'s safeguard (the
-        pretrained blocks without an encoder), in training and inference
-        alike."""
-        return self._pretrained() and not isinstance(self.model_,
-                                                     EncodedNet)
 
     def __repr__(self) -> str:
         defaults = inspect.signature(type(self).__init__).parameters

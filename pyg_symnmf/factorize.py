@@ -3,27 +3,28 @@ memberships :math:`\mathbf{H}`, with the pretrained SymNMF-Net or a
 classical solver, for one graph or a batch of graphs."""
 from __future__ import annotations
 
-import math
 from typing import Any, Optional, Union
 
 import torch
 from torch import Tensor
 
-from .adjacency import Adjacency, GraphLike, csr_matrix, to_adjacency
+from .adjacency import (Adjacency, GraphLike, csr_matrix,
+                        normalized_operator, to_adjacency)
 from .auto_k import KSelection, choose_k, default_max_k, partition_start
 from .features import FEATURE_INITS, feature_graph, informative
-from .functional import gram, loss_value, propagate, symnmf_loss_of
+from .functional import propagate, symnmf_loss_of
 from .init import (optimal_scale, random_membership, spectral_membership,
                    zero_isolated)
 from .multilevel import multilevel_symnmf
 from .nn import SymNMFNet
-from .solvers import CLASSICAL_METHODS, DEFAULT_ALPHA, SolverResult, solve
+from .defaults import DEFAULT_ALPHA, DEFAULT_MAX_ITER, DEFAULT_TOL
+from .solvers import CLASSICAL_METHODS, SolverResult, run_net, solve
 from .threads import thread_limit
 from .validation import (check_batch, check_nodes_tensor, check_number,
                          check_rank)
 
-__all__ = ['symnmf', 'factorize', 'run_net', 'select_k', 'auto_start',
-           'raw_operator',
+__all__ = ['symnmf', 'factorize', 'select_k', 'auto_start',
+           'graph_operators',
            'METHODS']
 
 METHODS = ('net', 'multilevel') + CLASSICAL_METHODS
@@ -36,8 +37,8 @@ def symnmf(
     num_nodes: Optional[int] = None,
     method: str = 'anls',
     *,
-    max_iter: int = 300,
-    tol: float = 1e-6,
+    max_iter: int = DEFAULT_MAX_ITER,
+    tol: float = DEFAULT_TOL,
     alpha: float = DEFAULT_ALPHA,
     seed: int = 0,
     h0: Optional[Tensor] = None,
@@ -64,8 +65,9 @@ def symnmf(
         method (str): ``"net"``: the pretrained SymNMF-Net
             (:meth:`~pyg_symnmf.SymNMFNet.pretrained`: spectral start and
             safeguarded blocks, about 30 SpMMs, no training, see
-            :func:`run_net`); or a classical solver, ``"anls"``,
-            ``"hals"``, ``"mu"`` or ``"pgd"``: all are safeguarded descent
+            :func:`~pyg_symnmf.solvers.run_net`); or a classical solver,
+            ``"anls"``, ``"hals"``, ``"mu"`` or ``"pgd"``: all are
+            safeguarded descent
             methods (see :mod:`pyg_symnmf.solvers`); or ``"multilevel"``:
             coarsen, factor the coarsest graph, prolong and refine with a
             few ANLS iterations per level (for large graphs, see
@@ -106,17 +108,19 @@ def symnmf(
         :class:`~pyg_symnmf.SymNMFClustering` for the loss curve and the
         iteration count.
     """
-    adj = to_adjacency(edge_index, edge_weight, num_nodes,
-                       normalize=normalize,
-                       dtype=h0.dtype if isinstance(h0, Tensor)
-                       and h0.is_floating_point() else None)
-    batch = check_batch(batch, adj.num_nodes)
+    dtype = h0.dtype if isinstance(h0, Tensor) and h0.is_floating_point() \
+        else None
     use_x = features and informative(x)
     raw = None
     if k == 'auto' or use_x:
         if h0 is not None and k == 'auto':
             raise ValueError("k='auto' chooses k, so 'h0' cannot be given")
-        raw = raw_operator(edge_index, edge_weight, adj)
+        raw, adj = graph_operators(edge_index, edge_weight, num_nodes,
+                                   normalize, dtype)
+    else:
+        adj = to_adjacency(edge_index, edge_weight, num_nodes,
+                           normalize=normalize, dtype=dtype)
+    batch = check_batch(batch, adj.num_nodes)
     if n_init is None:
         n_init = FEATURE_INITS if use_x else 1
     options: dict[str, Any] = dict(method=method, max_iter=max_iter,
@@ -132,8 +136,8 @@ def symnmf(
                               k=k if isinstance(k, int) else None,
                               normalize=False, seed=seed,
                               dtype=graph_adj.dtype)
-        return to_adjacency(fused.csr, normalize=normalize is not False,
-                            dtype=graph_adj.dtype), fused
+        return (fused if normalize is False else normalized_operator(fused),
+                fused)
 
     def factor(op: Adjacency, op_raw: Optional[Adjacency],
                start: Optional[Tensor]) -> Tensor:
@@ -161,18 +165,37 @@ def symnmf(
                           0, widest if k == 'auto' else int(k))
 
 
-def raw_operator(graph: GraphLike, edge_weight: Optional[Tensor],
-                 adj: Adjacency) -> Adjacency:
-    """The unnormalised operator of ``graph`` (modularity's weights):
-    ``graph`` itself when it is an unnormalised :class:`Adjacency` (a fused
-    feature graph), ``adj`` when it is unnormalised or ``graph`` is a
-    normalised :class:`Adjacency` (whose raw weights are gone)."""
-    if isinstance(graph, Adjacency) and not graph.normalized:
-        return graph.detach()
-    if not adj.normalized or isinstance(graph, Adjacency):
-        return adj.detach()
-    return to_adjacency(graph, edge_weight, adj.num_nodes, normalize=False,
-                        dtype=adj.dtype).detach()
+def graph_operators(graph: GraphLike, edge_weight: Optional[Tensor] = None,
+                    num_nodes: Optional[int] = None,
+                    normalize: Optional[bool] = None,
+                    dtype: Optional[torch.dtype] = None
+                    ) -> tuple[Adjacency, Adjacency]:
+    r"""The graph's two operators from one build: its unnormalised weights
+    (what modularity reads; detached) and the operator to factor (see
+    ``normalize`` in :func:`~pyg_symnmf.to_adjacency`; gradients flow to
+    ``edge_weight``), derived from the first by
+    :func:`~pyg_symnmf.adjacency.normalized_operator`. An
+    :class:`Adjacency` is used as it is: an unnormalised one is also
+    normalised when ``normalize=True``; a normalised one serves as both
+    (its raw weights are gone)."""
+    if isinstance(graph, Adjacency):
+        if normalize and not graph.normalized:
+            _no_edge_weight(edge_weight)
+            graph = to_adjacency(graph, None, num_nodes, dtype=dtype)
+            return graph.detach(), normalized_operator(graph)
+        adj = to_adjacency(graph, edge_weight, num_nodes, normalize=normalize,
+                           dtype=dtype)
+        return adj.detach(), adj
+    raw = to_adjacency(graph, edge_weight, num_nodes, normalize=False,
+                       dtype=dtype)
+    adj = raw if normalize is False else normalized_operator(raw)
+    return raw.detach(), adj
+
+
+def _no_edge_weight(edge_weight: Optional[Tensor]) -> None:
+    if edge_weight is not None:
+        raise ValueError("'edge_weight' cannot be given with an Adjacency, "
+                         "which holds its own weights")
 
 
 def select_k(raw: Adjacency, seed: int = 0, max_k: Optional[int] = None,
@@ -201,7 +224,7 @@ def auto_start(adj: Adjacency, raw: Adjacency, seed: int = 0,
 
 
 def factorize(adj: Adjacency, k: int, method: str = 'anls', *,
-              max_iter: int = 300, tol: float = 1e-6,
+              max_iter: int = DEFAULT_MAX_ITER, tol: float = DEFAULT_TOL,
               alpha: float = DEFAULT_ALPHA, seed: int = 0,
               h0: Optional[Tensor] = None, verbose: bool = False,
               warn: bool = True, net: Optional[SymNMFNet] = None,
@@ -209,7 +232,8 @@ def factorize(adj: Adjacency, k: int, method: str = 'anls', *,
     """:func:`symnmf` on a built operator, returning the diagnostics too
     (loss curve, iterations, SpMMs). Validates every argument. With
     ``method="net"``, ``net`` (default: :meth:`SymNMFNet.pretrained`) runs
-    from ``h0`` or from its spectral start (:func:`run_net`); ``max_iter``,
+    from ``h0`` or from its spectral start
+    (:func:`~pyg_symnmf.solvers.run_net`); ``max_iter``,
     ``tol`` and ``alpha`` concern the classical methods only. ``n_init > 1``
     runs ``n_init`` starts (not with ``h0``): the spectral start of
     :func:`~pyg_symnmf.init.spectral_membership` (a classical method's
@@ -259,76 +283,6 @@ def factorize(adj: Adjacency, k: int, method: str = 'anls', *,
         return result
     return solve(adj, h, method, max_iter=max_iter, tol=tol, alpha=alpha,
                  verbose=verbose, warn=warn)
-
-
-def run_net(net: SymNMFNet, adj: Adjacency, h0: Tensor) -> SolverResult:
-    r"""Runs the net's blocks from ``h0`` (rescaled by
-    :func:`~pyg_symnmf.init.optimal_scale` first, at no SpMM), each step's
-    parameters conditioned on the loss, which every step gets for free from
-    its own products (learned-optimizer style):
-
-    - a step that does not lower the loss is not taken: if its
-      extrapolation was active, the momentum restarts; otherwise
-      :math:`\alpha` is boosted fourfold (the boost halves again with each
-      step taken);
-    - the penalty of a step is that of block :math:`a` (the number of steps
-      taken so far), its linear layer and extrapolation those of block
-      :math:`m` (steps taken since the momentum last restarted): with every
-      step taken this is the plain unrolled net.
-
-    So only improving steps move and the result is the best iterate; each
-    of the ``num_layers`` steps costs one SpMM, plus one for the start's
-    product (two when the start explains nothing of :math:`\mathbf{A}`, as
-    one node per community does: it is grown by its neighbours first,
-    :math:`\mathbf{H}_0 + \mathbf{A}\mathbf{H}_0`). Differentiable along
-    the steps it takes (the decisions are constants), which is how
-    :class:`~pyg_symnmf.SymNMFClustering` fine-tunes the pretrained
-    blocks: training improves exactly what inference runs."""
-    dtype = adj.dtype
-    last = len(net.blocks) - 1
-    h = h0
-    ah = propagate(adj, h)
-    n_spmm = 1
-    if not bool(torch.vdot(h.reshape(-1), ah.reshape(-1)) > 0):
-        # The start explains nothing of A (e.g. one node per community at
-        # k close to N: H H^T is diagonal), so its best scale is 0, a fixed
-        # point of every block. Each community grown by its neighbours
-        # (H + A H, still nonnegative) overlaps A wherever A has edges.
-        h = h + ah
-        ah = propagate(adj, h)
-        n_spmm += 1
-    scale = optimal_scale(h, ah)
-    h, ah = h * scale, ah * scale
-    g = gram(h)
-    loss = loss_value(adj, h, ah, g)
-    result = SolverResult(h, [loss], 0, 1)
-    h_prev, boost, taken, since_restart = h, 1.0, 0, 0
-    for _ in range(net.num_layers):
-        block = net.blocks[min(max(since_restart, 0), last)]
-        alpha = net.blocks[min(taken, last)].scaled_alpha(
-            adj.scale, dtype) * boost
-        cand = block.update(h, ah + alpha * h, g, alpha, h_prev=h_prev)
-        cand_ah = propagate(adj, cand)
-        cand_g = gram(cand)
-        cand_loss = loss_value(adj, cand, cand_ah, cand_g)
-        if not math.isfinite(cand_loss):
-            raise ValueError(
-                "The net produced memberships with NaN or Inf (its "
-                "parameters or the input are non-finite); no partition "
-                "can be read from it")
-        if cand_loss <= loss:
-            h_prev, h, ah, g, loss = h, cand, cand_ah, cand_g, cand_loss
-            boost = max(boost / 2, 1.0)
-            taken, since_restart = taken + 1, since_restart + 1
-        elif block.shift is not None and h_prev is not h:
-            h_prev, since_restart = h, -1  # restart the momentum
-        else:
-            boost *= 4
-        result.loss_curve.append(loss)
-    result.h, result.n_iter = h, net.num_layers
-    result.n_spmm = net.num_layers + n_spmm
-    result.converged = True
-    return result
 
 
 def _rows(x: Tensor, rows: slice) -> Tensor:

@@ -76,8 +76,9 @@ def as_data(graph: Any, edge_weight: Optional[Tensor] = None,
             num_nodes: Optional[int] = None) -> Data:
     """A :class:`~torch_geometric.data.Data` of any accepted graph: a
     ``Data`` as it is, an ``edge_index`` (with ``edge_weight``), a
-    :class:`torch.sparse` or dense tensor (as ``adj_t``), a SciPy sparse
-    matrix, a networkx graph or a NumPy array."""
+    :class:`torch.sparse` or dense tensor or an
+    :class:`~pyg_symnmf.Adjacency` (as ``adj_t``), a SciPy sparse matrix, a
+    networkx graph or a NumPy array."""
     if isinstance(graph, Data):
         if edge_weight is not None:
             raise ValueError("'edge_weight' is only accepted with an "
@@ -103,6 +104,10 @@ def as_data(graph: Any, edge_weight: Optional[Tensor] = None,
         return data
     if isinstance(graph, Tensor) or type(graph).__name__ == 'SparseTensor':
         return Data(adj_t=graph, num_nodes=int(graph.size(0)))
+    from .adjacency import Adjacency  # it imports this module
+
+    if isinstance(graph, Adjacency):  # a built operator, used as it is
+        return Data(adj_t=graph, num_nodes=graph.num_nodes)
     raise TypeError(f"Expected a graph: a torch_geometric Data, an "
                     f"'edge_index', a torch.sparse or dense tensor, a "
                     f"SparseTensor, a SciPy sparse matrix, a networkx graph or "

@@ -149,13 +149,35 @@ def read_graph(path: PathLike, *, fmt: Optional[str] = None,
         raise ValueError(f"'{path}' has no edge weights but weighted=True; "
                          'add a weight column/attribute or pass '
                          'weighted=None')
+    return _graph_file(entries, path, directed_ok, weighted is True)
+
+
+def clean_graph(edge_index: Tensor, edge_weight: Optional[Tensor],
+                num_nodes: int, name: str) -> GraphFile:
+    """A graph held in memory (a PyG dataset's) under the rules of
+    :func:`read_graph` (symmetric, no self-loops, no zero weights, no
+    duplicates; a directed graph symmetrised), with the same notices, which
+    name the graph ``name``."""
+    row, col = edge_index.detach().cpu().numpy().astype(np.int64)
+    weight = None
+    if edge_weight is not None:
+        weight = edge_weight.detach().cpu().double().numpy()
+        _check_weights(weight, name)
+    entries = _Entries(row, col, weight, list(range(int(num_nodes))),
+                       undirected=False)
+    return _graph_file(entries, name, directed_ok=True, weighted=False)
+
+
+def _graph_file(entries: _Entries, path: Union[Path, str], directed_ok: bool,
+                weighted: bool) -> GraphFile:
+    """The graph of read ``entries`` under the module's rules."""
     num_nodes = len(entries.node_ids)
     edge_index, weight, notices = _undirected_edges(entries, num_nodes,
                                                     directed_ok, path)
     notices = entries.notices + notices
     data = Data(edge_index=torch.from_numpy(edge_index), num_nodes=num_nodes,
                 **entries.extras)
-    if weighted is True or np.any(weight != 1.0):
+    if weighted or np.any(weight != 1.0):
         top = float(weight.max()) if weight.size else 0.0
         if top > float(np.finfo(np.float32).max):
             raise ValueError(f"'{path}': edge weights up to {top:.3g} exceed "
@@ -559,7 +581,7 @@ _READERS: dict[str, Callable[[Path, bool], _Entries]] = {
 }
 
 
-def _check_weights(weight: np.ndarray, path: Path) -> None:
+def _check_weights(weight: np.ndarray, path: Union[Path, str]) -> None:
     """Raises unless every weight is a nonnegative finite number."""
     bad = int(np.count_nonzero(~np.isfinite(weight) | (weight < 0)))
     if bad:
@@ -571,7 +593,8 @@ def _check_weights(weight: np.ndarray, path: Path) -> None:
 # The rules -------------------------------------------------------------------
 
 def _undirected_edges(entries: _Entries, n: int, directed_ok: bool,
-                      path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+                      path: Union[Path, str]
+                      ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Applies the module's rules: a symmetric, loop-free, coalesced graph.
 
     Returns the ``[2, E]`` edge index with both directions of every edge,

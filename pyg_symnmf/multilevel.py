@@ -40,7 +40,8 @@ from torch_geometric.utils import coalesce, scatter
 
 from .adjacency import Adjacency, csr_matrix, normalized_values
 from .init import spectral_membership, zero_isolated
-from .solvers import DEFAULT_ALPHA, SolverResult, solve
+from .defaults import DEFAULT_ALPHA, DEFAULT_TOL
+from .solvers import SolverResult, solve
 
 __all__ = ['Level', 'coarsen', 'hierarchy', 'multilevel_symnmf',
            'default_coarse_nodes']
@@ -153,7 +154,7 @@ def _operator(edge_index: Tensor, weight: Tensor, n: int,
 
 def multilevel_symnmf(adj: Adjacency, k: int, *, refine_iter: int = 3,
                       coarse_iter: int = 30, coarse_nodes: Optional[int] = None,
-                      tol: float = 1e-6, alpha: float = DEFAULT_ALPHA,
+                      tol: float = DEFAULT_TOL, alpha: float = DEFAULT_ALPHA,
                       seed: int = 0, start_iterations: int = 10
                       ) -> SolverResult:
     r"""SymNMF of ``adj`` by the multilevel scheme of the module docstring.

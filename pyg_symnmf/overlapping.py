@@ -53,7 +53,7 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor
 
-from .adjacency import Adjacency, GraphLike, to_adjacency
+from .adjacency import Adjacency, GraphLike, csr_matrix, to_adjacency
 from .exceptions import ConvergenceWarning
 from .solvers import _RAISE, _RELAX, SolverResult
 from .validation import check_finite, check_nodes_tensor, check_number
@@ -76,12 +76,18 @@ def edge_set(graph: GraphLike, num_nodes: Optional[int] = None) -> Adjacency:
     unit values."""
     adj = graph if isinstance(graph, Adjacency) else to_adjacency(
         graph, num_nodes=num_nodes, normalize=False, symmetrize=True)
+    values = adj.values.detach()
     row, col = adj.row(), adj.col()
-    keep = (row != col) & (adj.values.detach() != 0)
+    keep = (row != col) & (values != 0)
+    if not adj.normalized and values.dtype == torch.float64 and \
+            bool(keep.all()) and bool((values == 1).all()):
+        return adj.detach()  # already an edge set
+    # A subset of a valid operator's entries, in its order: no new build.
     ones = torch.ones(int(keep.sum()), dtype=torch.float64,
                       device=adj.device)
-    return to_adjacency(torch.stack([row[keep], col[keep]]), ones,
-                        adj.num_nodes, normalize=False)
+    n = adj.num_nodes
+    return Adjacency(csr_matrix(row[keep], col[keep], ones, (n, n)), ones,
+                     False)
 
 
 def edge_density(edges: Adjacency) -> float:

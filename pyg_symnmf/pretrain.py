@@ -7,7 +7,7 @@ extrapolation :math:`c_t(\mathbf{H}_t - \mathbf{H}_{t-1})`), on the
 normalised adjacency (:math:`\|\mathbf{A}\|_2 \le 1`), so one set of
 per-block scalars serves any :math:`N` and :math:`k`. It runs from the
 spectral start (:func:`~pyg_symnmf.init.spectral_membership`) with the
-loss-conditioned safeguard of :func:`~pyg_symnmf.factorize.run_net`.
+loss-conditioned safeguard of :func:`~pyg_symnmf.solvers.run_net`.
 
 The per-block scalars follow a schedule with four numbers, the ones
 measured to matter: :math:`\alpha_t = \max(\alpha_0 2^{-t}, 10^{-3})`,
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import math
 import time
 from pathlib import Path
@@ -44,7 +43,8 @@ from torch_geometric.data import Data
 from .adjacency import to_adjacency
 from .factorize import factorize
 from .init import spectral_membership
-from .nn.model import SymNMFNet, weights_checksum
+from .nn.model import SymNMFNet
+from .nn.weights_file import write_weights
 from .progress import progress
 
 __all__ = ['training_family', 'schedule_net', 'select', 'main']
@@ -152,27 +152,6 @@ def select(graphs: Sequence[Data], grid: Optional[dict] = None,
         scores.append({**params, 'wins': int((gaps <= 1e-6).sum()),
                        'mean_gap': float(gaps.mean())})
     return sorted(scores, key=lambda s: (-s['wins'], s['mean_gap']))
-
-
-def write_weights(net: SymNMFNet, path: Path, recipe: dict) -> str:
-    """Writes the net (constructor arguments, start, state, SHA-256) as
-    JSON; returns the checksum."""
-    state = {name: value.detach().float()
-             for name, value in net.state_dict().items()}
-    block = net.blocks[0]
-    config = {'k': None, 'num_layers': net.num_layers,
-              'weight': 'equivariant', 'momentum': True,
-              'alpha': block.alpha_init, 'alpha_min': block.alpha_min}
-    checksum = weights_checksum(config, net.start_iterations, state)
-    payload = {
-        'config': config,
-        'start_iterations': net.start_iterations,
-        'sha256': checksum,
-        'recipe': recipe,
-        'state': {name: value.tolist() for name, value in state.items()},
-    }
-    path.write_text(json.dumps(payload, indent=1, sort_keys=True) + '\n')
-    return checksum
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -80,7 +80,7 @@ def test_encoder_training_lowers_the_loss_and_is_deterministic():
 def test_encoder_defaults_and_validation():
     est = SymNMFClustering(4, 'net', encoder='gcn')
     assert est.get_params()['epochs'] is None
-    assert est._epochs() == 300 and est._num_layers() == 2
+    assert est.plan().epochs == 300 and est.plan().num_layers == 2
     data = datasets.contextual_sbm(100, 4, seed=0)
     with pytest.raises(ValueError, match='encoder'):
         SymNMFClustering(4, 'net', encoder='gat').fit(data)

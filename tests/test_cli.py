@@ -64,6 +64,24 @@ def test_default_run_prints_the_table(capsys):
         assert name in out
 
 
+def test_a_default_run_builds_the_operator_at_most_twice(monkeypatch,
+                                                          capsys):
+    # Every conversion of a graph into an operator goes through _to_coo;
+    # the rows, the k selection, the cover and the figures share one build.
+    import pyg_symnmf.adjacency as adjacency
+    builds = []
+    convert = adjacency._to_coo
+
+    def counted(*args, **kwargs):
+        builds.append(1)
+        return convert(*args, **kwargs)
+
+    monkeypatch.setattr(adjacency, '_to_coo', counted)
+    assert main(['--quiet']) == 0
+    assert 'Leiden' in capsys.readouterr().out
+    assert 1 <= len(builds) <= 2, len(builds)
+
+
 def test_user_graph_with_string_ids_separates_the_cliques(cliques_csv,
                                                          tmp_path, capsys):
     out = tmp_path / 'labels.csv'

@@ -1,4 +1,5 @@
 """SymNMFClustering, the scikit-learn-style estimator of API v2."""
+import re
 import subprocess
 import sys
 
@@ -8,6 +9,7 @@ from torch_geometric.data import Data
 
 import pyg_symnmf as ps
 from pyg_symnmf import SymNMFClustering, SymNMFNet, datasets, metrics
+from pyg_symnmf.estimator import FitPlan
 from pyg_symnmf.readout import overlapping_communities
 from pyg_symnmf.testing import random_graph
 
@@ -76,8 +78,9 @@ def test_importing_the_package_loads_no_heavy_optional_dependency():
 
 @pytest.mark.parametrize('method', ['net', 'anls'])
 def test_fit_returns_self_and_sets_the_fitted_attributes(planted, method):
-    est = SymNMFClustering(3, method, num_layers=5, epochs=3, max_iter=20,
-                           tol=0.0)
+    options = dict(num_layers=5, epochs=3) if method == 'net' else \
+        dict(max_iter=20, tol=0.0)
+    est = SymNMFClustering(3, method, **options)
     assert est.fit(planted) is est
     assert est.n_communities_ == 3
     assert est.embedding_.shape == (90, 3)
@@ -99,11 +102,14 @@ def test_fitted_attributes_are_reset_by_every_fit(planted):
     assert est.model_ is not first_model  # a fresh net, not fine-tuning
     est.set_params(epochs=2).fit(planted)
     assert len(est.loss_curve_) == est.n_iter_ == 2
-    est.set_params(method='anls', max_iter=5, tol=0.0).fit(planted)
+    # The net's parameters go with it (a classical method refuses them).
+    est.set_params(method='anls', num_layers=None, epochs=None, max_iter=5,
+                   tol=0.0).fit(planted)
     assert est.model_ is None and est.n_iter_ == 5
     assert len(est.loss_curve_) == 6
     other = Data(edge_index=random_graph()[0], num_nodes=30)
-    est.set_params(method='net', epochs=1).fit(other)
+    est.set_params(method='net', num_layers=3, epochs=1, max_iter=300,
+                   tol=1e-6).fit(other)
     assert est.embedding_.shape == (30, 3) and est.labels_.shape == (30,)
     # A failed fit leaves no stale attributes of the previous one.
     with pytest.raises(ValueError):
@@ -217,3 +223,39 @@ def test_fine_tuning_computes_the_constant_start_once(planted, monkeypatch):
 def test_parameters_the_mode_ignores_are_refused(planted):
     with pytest.raises(ValueError, match='deep_supervision'):
         SymNMFClustering(3, method='net', deep_supervision=0.5).fit(planted)
+
+
+@pytest.mark.parametrize('method, params, message', [
+    ('anls', dict(epochs=5), "'epochs'=5 applies to method='net' only"),
+    ('anls', dict(num_layers=4), "'num_layers'=4 applies to method='net'"),
+    ('hals', dict(lr=0.1), "'lr'=0.1 applies to method='net' only"),
+    ('anls', dict(pretrained=True), "'pretrained'=True applies to"),
+    ('anls', dict(deep_supervision=0.5), "'deep_supervision'=0.5 applies"),
+    ('multilevel', dict(max_iter=10), "'max_iter'=10 does not apply"),
+    ('net', dict(max_iter=10), "'max_iter'=10 applies to the classical"),
+    ('net', dict(tol=0.1), "'tol'=0.1 applies to the classical"),
+    ('net', dict(n_init=3), "'n_init'=3 applies to the classical"),
+    ('net', dict(alpha=0.5), "'alpha'=0.5 has no effect on the pretrained"),
+    ('net', dict(deep_supervision=0.5), "has no effect on the pretrained"),
+])
+def test_a_parameter_the_mode_ignores_is_refused(planted, method, params,
+                                                 message):
+    est = SymNMFClustering(3, method, **params)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        est.fit(planted)
+
+
+def test_the_plan_says_what_fit_runs():
+    assert SymNMFClustering(3).plan() == FitPlan('classical')
+    assert SymNMFClustering(3, 'net').plan() == FitPlan('pretrained')
+    assert SymNMFClustering(3, 'net', pretrained=False).plan() == \
+        FitPlan('fresh', num_layers=20, epochs=200)
+    plan = SymNMFClustering(3, 'net', encoder='gcn').plan()
+    assert plan == FitPlan('fresh', encoded=True, num_layers=2, epochs=300)
+    assert not plan.guarded and SymNMFClustering(3, 'net').plan().guarded
+    assert SymNMFClustering(3, 'net', epochs=5).plan().loss_curve == 'epochs'
+    assert SymNMFClustering(3, 'net').plan().loss_curve == 'blocks'
+    # What the mode uses is accepted: alpha for a fresh net, max_iter for
+    # the Bernoulli-Poisson refinement.
+    SymNMFClustering(3, 'net', pretrained=False, alpha=0.5).plan()
+    SymNMFClustering(3, 'net', loss='bernoulli_poisson', max_iter=20).plan()

@@ -354,9 +354,9 @@ def test_asymmetric_error_names_where_symmetrize_lives():
 def test_weights_checksum_covers_the_configuration(monkeypatch):
     from importlib import resources
     import json
-    from pyg_symnmf.nn import model
+    from pyg_symnmf.nn import weights_file
     text = resources.files('pyg_symnmf').joinpath(
-        'weights', model.PRETRAINED_FILE).read_text()
+        'weights', weights_file.PRETRAINED_FILE).read_text()
     payload = json.loads(text)
     payload['config']['alpha'] = 10.0  # an edited configuration
 
@@ -367,7 +367,8 @@ def test_weights_checksum_covers_the_configuration(monkeypatch):
         def read_text(self):
             return json.dumps(payload)
 
-    monkeypatch.setattr(model.resources, 'files', lambda package: Edited())
+    monkeypatch.setattr(weights_file.resources, 'files',
+                        lambda package: Edited())
     with pytest.raises(RuntimeError, match='checksum'):
         ps.SymNMFNet.pretrained()
 

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 import pyg_symnmf as ps
-from pyg_symnmf.factorize import factorize, run_net
-from pyg_symnmf.nn.model import load_pretrained, weights_checksum
+from pyg_symnmf.factorize import factorize
+from pyg_symnmf.solvers import run_net
+from pyg_symnmf.nn.weights_file import load_pretrained, weights_checksum
 from pyg_symnmf.testing import random_graph
 
 

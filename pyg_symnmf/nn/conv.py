@@ -11,6 +11,7 @@ from torch_geometric.typing import OptTensor
 from torch_geometric.utils import scatter
 
 from ..adjacency import Adjacency, GraphLike, OperatorCache
+from ..defaults import DEFAULT_ALPHA
 from ..functional import block_update, gram, propagate
 from ..validation import (check_batch, check_nodes_tensor, check_number,
                           check_rank)
@@ -88,7 +89,7 @@ class SymNMFNetConv(torch.nn.Module):
     """
 
     def __init__(self, k: Optional[int] = None, weight: str = 'full',
-                 momentum: bool = False, alpha: float = 0.1,
+                 momentum: bool = False, alpha: float = DEFAULT_ALPHA,
                  alpha_min: float = 1e-3, learn_alpha: bool = True,
                  bias: bool = False, normalize: bool = True) -> None:
         super().__init__()

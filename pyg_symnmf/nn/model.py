@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import hashlib
-import json
-from importlib import resources
 from typing import Iterator, NamedTuple, Optional, Sequence
 
 import torch
@@ -10,18 +7,15 @@ from torch import Tensor
 from torch_geometric.typing import OptTensor
 
 from ..adjacency import Adjacency, GraphLike, OperatorCache
+from ..defaults import DEFAULT_NUM_LAYERS
 from ..functional import (loss_from_parts, sq_norm_per_graph,
                           symnmf_loss_of)
 from ..validation import (check_batch, check_nodes_tensor, check_number,
                           check_rank)
 from .conv import SymNMFNetConv
+from .weights_file import PRETRAINED_FILE, load_pretrained
 
 __all__ = ['SymNMFNet', 'Iterate', 'PRETRAINED_FILE']
-
-#: The pretrained blocks shipped in the package (see
-#: :mod:`pyg_symnmf.pretrain`).
-PRETRAINED_FILE = 'pretrained.json'
-
 
 class Iterate(NamedTuple):
     """One iterate of an unrolled net: memberships and their SymNMF loss
@@ -87,7 +81,8 @@ class SymNMFNet(torch.nn.Module):
 
     start_iterations: int = 10
 
-    def __init__(self, k: Optional[int] = None, num_layers: int = 20,
+    def __init__(self, k: Optional[int] = None,
+                 num_layers: int = DEFAULT_NUM_LAYERS,
                  weight: str = 'full', momentum: bool = False,
                  share_weights: bool = False, checkpoint: bool = False,
                  **kwargs) -> None:
@@ -204,35 +199,3 @@ class SymNMFNet(torch.nn.Module):
             block.momentum else ''
         return (f'{self.__class__.__name__}(k={self.k}, '
                 f'num_layers={self.num_layers}{form}{momentum})')
-
-
-def load_pretrained() -> tuple[dict, int, dict[str, Tensor]]:
-    """The shipped pretrained net: its constructor arguments, its start's
-    SpMMs and its state dict, checked against the file's SHA-256 of all
-    three (:func:`weights_checksum`): an edited configuration is refused
-    like edited parameters."""
-    text = resources.files('pyg_symnmf').joinpath('weights').joinpath(
-        PRETRAINED_FILE).read_text()
-    payload = json.loads(text)
-    state = {name: torch.tensor(value, dtype=torch.float32)
-             for name, value in payload['state'].items()}
-    if weights_checksum(payload['config'], payload['start_iterations'],
-                        state) != payload['sha256']:
-        raise RuntimeError(f"The pretrained weights file {PRETRAINED_FILE} "
-                           f"is corrupted (checksum mismatch); reinstall "
-                           f"pyg_symnmf")
-    return payload['config'], payload['start_iterations'], state
-
-
-def weights_checksum(config: dict, start_iterations: int,
-                     state: dict[str, Tensor]) -> str:
-    """SHA-256 of a weights file's content: the configuration (canonical
-    JSON), the start's SpMMs, and the state dict's names and float32
-    values in name order."""
-    digest = hashlib.sha256()
-    digest.update(json.dumps(config, sort_keys=True).encode())
-    digest.update(str(int(start_iterations)).encode())
-    for name in sorted(state):
-        digest.update(name.encode())
-        digest.update(state[name].detach().float().cpu().numpy().tobytes())
-    return digest.hexdigest()
