@@ -539,9 +539,9 @@ def part_autok(args):
 
 
 def part_autok_real(graphs):
-    import igraph as ig
-    import leidenalg
     import networkx as nx
+
+    from pyg_symnmf import peers
 
     rows = []
     for name, data in graphs.items():
@@ -553,12 +553,10 @@ def part_autok_real(graphs):
         weights = w[keep].tolist()
         est, sec = timed(lambda: SymNMFClustering(
             'auto', method='net', seed=0, features=False).fit(data))
-        g = ig.Graph(n=data.num_nodes, edges=edges)
-        g.es['weight'] = weights
-        part, t_leiden = timed(lambda: leidenalg.find_partition(
-            g, leidenalg.ModularityVertexPartition, weights='weight',
+        part, t_leiden = timed(lambda: peers.leiden(
+            torch.stack([raw.row(), raw.col()]), data.num_nodes, raw.values,
             seed=0))
-        leiden = np.array(part.membership)
+        leiden = part.numpy()
         nxg = nx.Graph()
         nxg.add_nodes_from(range(data.num_nodes))
         nxg.add_weighted_edges_from(

@@ -12,15 +12,14 @@ import argparse
 
 import networkx as nx
 import numpy as np
-import scipy.sparse as sp
 import torch
-from sklearn.cluster import SpectralClustering
 from torch_geometric.utils import to_networkx
 
 from common import machine, timed, write_csv
 from pyg_symnmf.solvers import CLASSICAL_METHODS
 from pyg_symnmf import (SymNMFClustering, datasets, metrics, symnmf,
                         to_adjacency)
+from pyg_symnmf.peers import spectral_clustering
 
 
 def load(name: str, seed: int):
@@ -37,8 +36,6 @@ def run_dataset(name: str, seed: int, epochs: int, iters: int):
     normalize = datasets.NORMALIZE[name.split('=')[0].replace('lfr mu', 'lfr')]
     adj = to_adjacency(data.edge_index, data.get('edge_weight'),
                        data.num_nodes, normalize=normalize)
-    raw = to_adjacency(data.edge_index, data.get('edge_weight'),
-                       data.num_nodes, normalize=False)
     n = data.num_nodes
     rows = []
 
@@ -58,11 +55,9 @@ def run_dataset(name: str, seed: int, epochs: int, iters: int):
         h, sec = timed(lambda method=method: symnmf(
             adj, k, method=method, seed=seed, max_iter=iters, tol=0.0))
         add(f'{method.upper()} ({iters} it)', h.argmax(1), sec, h)
-    a = sp.csr_matrix((raw.values.detach().numpy(), raw.col().numpy(),
-                       raw.csr.crow_indices().numpy()), shape=(n, n))
-    pred, sec = timed(lambda: SpectralClustering(
-        k, affinity='precomputed', random_state=seed).fit_predict(a))
-    add('spectral clustering', torch.from_numpy(pred), sec)
+    pred, sec = timed(lambda: spectral_clustering(
+        data.edge_index, n, k, data.get('edge_weight'), seed=seed))
+    add('spectral clustering', pred, sec)
     graph = to_networkx(data, edge_attrs=['edge_weight'] if 'edge_weight'
                         in data else None, to_undirected=True)
     parts, sec = timed(lambda: nx.community.louvain_communities(

@@ -579,68 +579,53 @@ def _dmon_row(graph: Graph, k: int, seed: int, notes: list[str]
 
 def _spectral_row(graph: Graph, k: int, seed: int, notes: list[str]
                   ) -> Optional[Result]:
-    try:
-        from sklearn.cluster import SpectralClustering
-    except ImportError:
+    from .peers import spectral_clustering
+
+    if _missing('sklearn', 'scipy'):
         notes.append(f'spectral clustering skipped ({PEERS_HINT})')
         return None
-    matrix = _scipy_adjacency(graph)
     start = time.perf_counter()
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
-            try:
-                model = SpectralClustering(
-                    n_clusters=k, affinity='precomputed',
-                    assign_labels='cluster_qr', random_state=seed)
-            except TypeError:  # scikit-learn < 1.1
-                model = SpectralClustering(
-                    n_clusters=k, affinity='precomputed',
-                    assign_labels='kmeans', random_state=seed)
-            labels = model.fit_predict(matrix)
+            # cluster_qr needs no k-means restarts.
+            labels = spectral_clustering(
+                graph.data.edge_index, graph.data.num_nodes, k,
+                graph.data.get('edge_weight'), seed=seed,
+                assign_labels='cluster_qr')
     except (ValueError, np.linalg.LinAlgError, ArithmeticError) as err:
         notes.append('spectral clustering failed: ' + _one_line(err))
         return None
     seconds = time.perf_counter() - start
     for warning in {_one_line(w.message) for w in caught}:
         notes.append(f'spectral clustering: {warning}')
-    return Result('spectral (scikit-learn)', torch.as_tensor(labels).long(),
-                  seconds)
+    return Result('spectral (scikit-learn)', labels, seconds)
 
 
 def _leiden_row(graph: Graph, seed: int, notes: list[str]
                 ) -> Optional[Result]:
-    try:
-        import igraph
-        import leidenalg
-    except ImportError:
+    from .peers import leiden
+
+    if _missing('igraph', 'leidenalg'):
         notes.append(f'Leiden skipped ({PEERS_HINT})')
         return None
-    edge_index = graph.data.edge_index.cpu()
-    upper = edge_index[0] < edge_index[1]
-    edges = edge_index[:, upper].t().tolist()
-    weight = graph.data.get('edge_weight')
-    weights = None if weight is None else weight.cpu()[upper].tolist()
     start = time.perf_counter()
-    ig = igraph.Graph(n=graph.data.num_nodes, edges=edges)
-    partition = leidenalg.find_partition(
-        ig, leidenalg.ModularityVertexPartition, weights=weights, seed=seed)
-    seconds = time.perf_counter() - start
-    return Result('Leiden (modularity)',
-                  torch.as_tensor(partition.membership).long(), seconds)
+    labels = leiden(graph.data.edge_index, graph.data.num_nodes,
+                    graph.data.get('edge_weight'), seed=seed)
+    return Result('Leiden (modularity)', labels,
+                  time.perf_counter() - start)
 
 
-def _scipy_adjacency(graph: Graph):
-    """The raw weighted adjacency as a SciPy CSR matrix."""
-    import scipy.sparse
+def _missing(*modules: str) -> bool:
+    """Whether an optional dependency cannot be imported."""
+    import importlib
 
-    edge_index = graph.data.edge_index.cpu().numpy()
-    weight = graph.data.get('edge_weight')
-    values = np.ones(edge_index.shape[1]) if weight is None \
-        else weight.cpu().double().numpy()
-    n = graph.data.num_nodes
-    return scipy.sparse.csr_matrix((values, (edge_index[0], edge_index[1])),
-                                   shape=(n, n))
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            return True
+    return False
 
 
 # Figures ----------

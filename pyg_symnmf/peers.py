@@ -1,16 +1,78 @@
-r"""Learned unsupervised peers for attributed graphs, as in PyG's examples:
-a 2-layer GCN (64 hidden, ReLU) then ``DMoNPooling`` (spectral + cluster +
-orthogonality loss) or a linear assignment and ``dense_mincut_pool``
-(mincut + orthogonality loss), trained full-graph with Adam on the dense
-adjacency: :math:`O(N^2)` memory, so only for graphs up to a few thousand
-nodes. Used by the CLI and ``benchmarks/attributed.py`` for comparison."""
+r"""The peers the command line and the benchmarks compare with, in one
+place (each needs the ``peers`` extra):
+
+- :func:`leiden`: Leiden's modularity partition (leidenalg on igraph);
+- :func:`spectral_clustering`: scikit-learn's spectral clustering of the
+  adjacency;
+- :func:`gcn_pool_clustering`: learned unsupervised peers for attributed
+  graphs, as in PyG's examples: a 2-layer GCN (64 hidden, ReLU) then
+  ``DMoNPooling`` (spectral + cluster + orthogonality loss) or a linear
+  assignment and ``dense_mincut_pool`` (mincut + orthogonality loss),
+  trained full-graph with Adam on the dense adjacency: :math:`O(N^2)`
+  memory, so only for graphs up to a few thousand nodes.
+
+Graphs are given as a symmetric ``edge_index`` (both directions of every
+edge) with optional ``edge_weight``; every function returns one community
+per node, shape :math:`(N,)`."""
 from __future__ import annotations
 
+from typing import Optional
+
+import numpy as np
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-__all__ = ['GCNPool', 'gcn_pool_clustering', 'POOL_KINDS']
+__all__ = ['leiden', 'spectral_clustering', 'GCNPool',
+           'gcn_pool_clustering', 'POOL_KINDS']
+
+
+def leiden(edge_index: Tensor, num_nodes: int,
+           edge_weight: Optional[Tensor] = None, *, seed: int = 0,
+           resolution: float = 1.0) -> Tensor:
+    r"""Leiden's partition maximising modularity at resolution
+    :math:`\gamma` (leidenalg's ``ModularityVertexPartition``, or
+    ``RBConfigurationVertexPartition`` when :math:`\gamma \ne 1`)."""
+    import igraph
+    import leidenalg
+
+    edge_index = edge_index.cpu()
+    upper = edge_index[0] < edge_index[1]
+    graph = igraph.Graph(n=int(num_nodes),
+                         edges=edge_index[:, upper].t().tolist())
+    weights = None if edge_weight is None else \
+        edge_weight.detach().cpu()[upper].tolist()
+    if resolution == 1.0:
+        part = leidenalg.find_partition(
+            graph, leidenalg.ModularityVertexPartition, weights=weights,
+            seed=seed)
+    else:
+        part = leidenalg.find_partition(
+            graph, leidenalg.RBConfigurationVertexPartition,
+            weights=weights, resolution_parameter=resolution, seed=seed)
+    return torch.as_tensor(part.membership, dtype=torch.long)
+
+
+def spectral_clustering(edge_index: Tensor, num_nodes: int, k: int,
+                        edge_weight: Optional[Tensor] = None, *,
+                        seed: int = 0, assign_labels: str = 'kmeans'
+                        ) -> Tensor:
+    """scikit-learn's ``SpectralClustering`` of the weighted adjacency
+    (``affinity='precomputed'``); ``assign_labels`` as scikit-learn's
+    (``"cluster_qr"`` needs scikit-learn 1.1). Its warnings (a graph that
+    is not connected) are the caller's to show or silence."""
+    import scipy.sparse
+    from sklearn.cluster import SpectralClustering
+
+    row, col = edge_index.cpu().numpy()
+    values = np.ones(row.size) if edge_weight is None else \
+        edge_weight.detach().cpu().double().numpy()
+    n = int(num_nodes)
+    matrix = scipy.sparse.csr_matrix((values, (row, col)), shape=(n, n))
+    model = SpectralClustering(k, affinity='precomputed',
+                               assign_labels=assign_labels,
+                               random_state=seed)
+    return torch.as_tensor(model.fit_predict(matrix), dtype=torch.long)
 
 POOL_KINDS = ('DMoN', 'MinCut')
 
