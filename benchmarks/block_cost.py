@@ -92,50 +92,13 @@ def plot(rows: list[dict], name: str) -> str:
 
 
 # --------------------------------------------------------------------------
-# Solver iterations: the buffered solve against the one it replaced
+# Solver iterations: time and memory of the buffered loop
 # --------------------------------------------------------------------------
 
-def solve_before(adj, h0, max_iter, tol=0.0, alpha=0.1):
-    """The safeguarded ANLS loop as it was before the in-place buffers
-    (fresh tensors for P, the candidate and its product every iteration):
-    the 'before' reference of ``--solver``."""
-    from pyg_symnmf.functional import (block_update, gram, loss_from_parts,
-                                       propagate)
-    scale = float(adj.scale)
-    a = alpha * scale
-    a_min, a_max = 1e-3 * a, 1e12 * a
-    with torch.no_grad():
-        h = h0
-        ah = propagate(adj, h)
-        g = gram(h)
-        loss = float(loss_from_parts(adj.sq_norm, torch.vdot(
-            h.reshape(-1), ah.reshape(-1)), g))
-        curve = [loss]
-        for _ in range(max_iter):
-            alpha_t = h.new_tensor(a)
-            cand = block_update(torch.add(ah, h, alpha=float(alpha_t)), g,
-                                alpha_t)
-            cand_ah = propagate(adj, cand)
-            cand_g = gram(cand)
-            cand_loss = float(loss_from_parts(adj.sq_norm, torch.vdot(
-                cand.reshape(-1), cand_ah.reshape(-1)), cand_g))
-            if cand_loss <= loss:
-                decrease = loss - cand_loss
-                h, ah, g, loss = cand, cand_ah, cand_g, cand_loss
-                a = max(a * 0.7, a_min)
-                done = decrease <= tol * max(loss + decrease, 1e-30)
-            else:
-                a *= 4.0
-                done = a > a_max
-            curve.append(loss)
-            if done:
-                break
-    return h, curve
-
-
 def solver_child(spec: dict) -> dict:
-    """Times ``spec['iters']`` ANLS iterations (tol = 0) of one
-    implementation on the saved graph; peak RSS is this process's."""
+    """Times ``spec['iters']`` ANLS iterations (tol = 0) on the saved
+    graph, and one bare SpMM of the same width; peak RSS is this
+    process's."""
     import time
 
     from common import peak_rss_mb, reset_peak_rss, rss_mb
@@ -150,25 +113,33 @@ def solver_child(spec: dict) -> dict:
     base = rss_mb()
     reset_peak_rss()
     start = time.perf_counter()
-    if spec['impl'] == 'before':
-        h, curve = solve_before(adj, h0, spec['iters'])
-    else:
-        result = solve(adj, h0, 'anls', max_iter=spec['iters'], tol=0.0,
-                       warn=False)
-        h, curve = result.h, result.loss_curve
+    result = solve(adj, h0, 'anls', max_iter=spec['iters'], tol=0.0,
+                   warn=False)
     seconds = time.perf_counter() - start
-    return {'impl': spec['impl'], 'nodes': spec['nodes'],
+    peak = peak_rss_mb()
+    spmm_s = sorted(_seconds(lambda: adj.csr @ h0) for _ in range(5))[2]
+    return {'nodes': spec['nodes'],
             'nnz': adj.num_edges, 'k': spec['k'], 'iters': spec['iters'],
             'iter_s': round(seconds / spec['iters'], 4),
+            'iter_in_spmms': round(seconds / spec['iters'] / spmm_s, 2),
             'base_rss_mb': round(base, 1),
-            'peak_rss_mb': round(peak_rss_mb(), 1),
-            'solve_extra_mb': round(peak_rss_mb() - base, 1),
-            'final_loss': curve[-1]}
+            'peak_rss_mb': round(peak, 1),
+            'solve_extra_mb': round(peak - base, 1),
+            'final_loss': result.loss_curve[-1]}
+
+
+def _seconds(fn) -> float:
+    import time
+
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def solver_iterations(args) -> list[dict]:
-    """Before/after time per ANLS iteration and peak RSS, each run in a
-    fresh process, alternating implementations (``--rounds`` times)."""
+    """Time per ANLS iteration (also in bare SpMMs of the same width) and
+    the memory the solve adds, each run in a fresh process (``--rounds``
+    times)."""
     import tempfile
 
     rows = []
@@ -178,13 +149,12 @@ def solver_iterations(args) -> list[dict]:
             torch.save(random_graph(n, args.degree), path)
             for k in args.ks:
                 for _ in range(args.rounds):
-                    for impl in ('before', 'after'):
-                        spec = {'graph': path, 'nodes': n, 'k': k,
-                                'impl': impl, 'iters': args.iters,
-                                'threads': torch.get_num_threads()}
-                        row = _child(spec)
-                        rows.append(row)
-                        print(row, flush=True)
+                    spec = {'graph': path, 'nodes': n, 'k': k,
+                            'iters': args.iters,
+                            'threads': torch.get_num_threads()}
+                    row = _child(spec)
+                    rows.append(row)
+                    print(row, flush=True)
     return rows
 
 
