@@ -21,7 +21,8 @@ from .init import random_membership, spectral_membership, zero_isolated
 from .metrics import modularity, modularity_from_edges
 from .nn import SymNMFNet
 from .overlapping import (affiliations, community_lists, edge_set,
-                          fit_bernoulli_poisson, overlapping_communities)
+                          fit_bernoulli_poisson, most_likely,
+                          overlapping_communities)
 from .readout import normalize_rows
 from .refine import refine_partition
 from .solvers import DEFAULT_ALPHA, SolverResult
@@ -152,6 +153,11 @@ class SymNMFClustering:
             :math:`(N, k)`, by BigCLAM's rule and BIC
             (:func:`~pyg_symnmf.overlapping.overlapping_communities`): a
             node may be in several communities or in none.
+        cover_source_ (str): ``"features"`` or ``"graph"``: the
+            memberships ``cover_`` was read from. With informative features,
+            the graph alone is factored too and the cover comes from the
+            memberships that explain the graph's edges better
+            (:func:`~pyg_symnmf.overlapping.most_likely`).
         overlapping_communities_ (list[list[int]]): The nodes of each
             community of ``cover_`` (cdlib's format).
         loss_curve_ (list[float]): Loss per training epoch of a trained net;
@@ -288,7 +294,8 @@ class SymNMFClustering:
         self._validate_params()
         for name in ('n_communities_', 'labels_', 'embedding_', 'loss_curve_',
                      'n_iter_', 'model_', 'k_scores_', 'modularity_',
-                     'communities_', 'cover_', 'overlapping_communities_'):
+                     'communities_', 'cover_', 'cover_source_',
+                     'overlapping_communities_'):
             self.__dict__.pop(name, None)
         data = as_data(data)
         adj, x, graph = self._inputs(data)
@@ -296,7 +303,7 @@ class SymNMFClustering:
         with self._threads(adj):
             labels = self._fit(adj, x, graph, raw)
             self.embedding_, self.cover_ = self._overlapping(
-                data, adj, self.embedding_)
+                data, adj, self.embedding_, x)
             if labels is None or self.loss == 'bernoulli_poisson':
                 labels = self._read_out(raw, self.embedding_)[0]
         self.labels_ = labels
@@ -392,21 +399,44 @@ class SymNMFClustering:
         return thread_limit(self.n_jobs, adj.num_edges * k
                             + adj.num_nodes * k * k)
 
-    def _overlapping(self, data: Any, adj: Adjacency, h: Tensor
-                     ) -> tuple[Tensor, Tensor]:
+    def _overlapping(self, data: Any, adj: Adjacency, h: Tensor,
+                     x: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
         """The memberships (the Bernoulli-Poisson affiliations with that
         loss) and their cover by BigCLAM's rule and BIC. The model explains
         the edges of the graph itself, also when ``h`` factors the
         feature-aware operator (measured on the ego nets of
         ``benchmarks/overlapping.py``: the fused graph's edges as the
-        model's lower the overlapping NMI)."""
+        model's lower the overlapping NMI). When ``h`` factors the
+        feature-aware operator, the graph alone is factored too (same
+        method and starts) and the cover comes from whichever memberships
+        explain the graph's edges better
+        (:func:`~pyg_symnmf.overlapping.most_likely`); ``cover_source_``
+        says which. ``embedding_`` stays ``h`` with the squared loss."""
         edges = edge_set(graph_inputs(data)[0], data.num_nodes)
         f = affiliations(h, edges, normalized=adj.normalized)
+        self.cover_source_ = 'graph'
+        if self._uses_features(x) and self.method != 'net':
+            self.cover_source_ = 'features'
+            alone = self._graph_alone(data, h.size(1), x)
+            f_alone = affiliations(alone, edges, normalized=adj.normalized)
+            if most_likely([f, f_alone], edges) == 1:
+                f, self.cover_source_ = f_alone, 'graph'
         if self.loss == 'bernoulli_poisson':
             f = fit_bernoulli_poisson(edges, f, max_iter=self.max_iter,
                                       tol=self.tol, warn=False).h
             h = f.to(h.dtype)
         return h, overlapping_communities(f, edges, calibrate=False)
+
+    def _graph_alone(self, data: Any, k: int, x: Optional[Tensor]
+                     ) -> Tensor:
+        """Memberships of the graph without its features: the same method,
+        seed and number of starts as on the feature-aware operator."""
+        graph, edge_weight = graph_inputs(data)[:2]
+        adj = to_adjacency(graph, edge_weight, data.num_nodes,
+                           normalize=self.normalize)
+        return factorize(adj, k, self.method, max_iter=self.max_iter,
+                         tol=self.tol, alpha=self.alpha, seed=self.seed,
+                         warn=False, n_init=self._n_init(x)).h
 
     def transform(self, data: Any) -> Tensor:
         r"""Soft memberships of the nodes of ``data`` (rows sum to one; a
@@ -463,7 +493,7 @@ class SymNMFClustering:
                                                      adj.num_nodes),
                                 x, warn=False)[0].h
         check_finite('memberships', h)
-        return self._overlapping(data, adj, h)[0] \
+        return self._overlapping(data, adj, h, x)[0] \
             if self.loss == 'bernoulli_poisson' else h
 
     def _partition(self) -> Tensor:
