@@ -43,6 +43,12 @@ development ego nets, BigCLAM's rule on the calibrated memberships beats
 the previous constant readout, BIC pricing adds to it, and refining on the
 likelihood (``SymNMFClustering(loss='bernoulli_poisson')``, from the
 calibrated factor) helps on the generated graphs but not on the ego nets.
+
+**Features.** :func:`most_likely` picks, among calibrated memberships of
+different operators, those that explain the graph's edges best; the
+estimator uses it to decide per graph between the feature-aware operator
+and the graph alone (on the development ego nets it always keeps the
+graph alone; on generated graphs it never takes shuffled features).
 """
 from __future__ import annotations
 
