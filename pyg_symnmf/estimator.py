@@ -24,7 +24,8 @@ from .init import random_membership, spectral_membership, zero_isolated
 from .metrics import modularity, modularity_from_edges
 from .nn import SymNMFNet
 from .overlapping import (affiliations, community_lists, edge_set,
-                          fit_bernoulli_poisson, overlapping_communities)
+                          fit_bernoulli_poisson, most_likely,
+                          overlapping_communities)
 from .readout import normalize_rows
 from .refine import refine_partition
 from .solvers import SolverResult, run_net
@@ -219,6 +220,11 @@ class SymNMFClustering:
             :math:`(N, k)`, by BigCLAM's rule and BIC
             (:func:`~pyg_symnmf.overlapping.overlapping_communities`): a
             node may be in several communities or in none.
+        cover_source_ (str): ``"features"`` or ``"graph"``: the
+            memberships ``cover_`` was read from. With informative features,
+            the graph alone is factored too and the cover comes from the
+            memberships that explain the graph's edges better
+            (:func:`~pyg_symnmf.overlapping.most_likely`).
         overlapping_communities_ (list[list[int]]): The nodes of each
             community of ``cover_`` (cdlib's format).
         loss_curve_ (list[float]): Loss per training epoch of a trained net;
@@ -380,7 +386,8 @@ class SymNMFClustering:
         self._plan = self.plan()
         for name in ('n_communities_', 'labels_', 'embedding_', 'loss_curve_',
                      'n_iter_', 'model_', 'k_scores_', 'modularity_',
-                     'communities_', 'cover_', 'overlapping_communities_'):
+                     'communities_', 'cover_', 'cover_source_',
+                     'overlapping_communities_'):
             self.__dict__.pop(name, None)
         inputs = self._inputs(data)
         with self._threads(inputs.adj):
@@ -486,14 +493,37 @@ class SymNMFClustering:
         the edges of the graph itself, also when ``h`` factors the
         feature-aware operator (measured on the ego nets of
         ``benchmarks/overlapping.py``: the fused graph's edges as the
-        model's lower the overlapping NMI)."""
+        model's lower the overlapping NMI). When ``h`` factors the
+        feature-aware operator, the graph alone is factored too (same
+        method and starts) and the cover comes from whichever memberships
+        explain the graph's edges better
+        (:func:`~pyg_symnmf.overlapping.most_likely`); ``cover_source_``
+        says which. ``embedding_`` stays ``h`` with the squared loss."""
         edges = edge_set(inputs.graph_raw)
-        f = affiliations(h, edges, normalized=inputs.adj.normalized)
+        normalized = inputs.adj.normalized
+        f = affiliations(h, edges, normalized=normalized)
+        self.cover_source_ = 'graph'
+        if inputs.raw is not inputs.graph_raw and \
+                self._plan.mode == 'classical':
+            self.cover_source_ = 'features'
+            alone = self._graph_alone(inputs, h.size(1))
+            f_alone = affiliations(alone, edges, normalized=normalized)
+            if most_likely([f, f_alone], edges) == 1:
+                f, self.cover_source_ = f_alone, 'graph'
         if self.loss == 'bernoulli_poisson':
             f = fit_bernoulli_poisson(edges, f, max_iter=self.max_iter,
                                       tol=self.tol, warn=False).h
             h = f.to(h.dtype)
         return h, overlapping_communities(f, edges, calibrate=False)
+
+    def _graph_alone(self, inputs: GraphInputs, k: int) -> Tensor:
+        """Memberships of the graph without its features: the same method,
+        seed and number of starts as on the feature-aware operator."""
+        raw = inputs.graph_raw
+        adj = raw if self.normalize is False else normalized_operator(raw)
+        return factorize(adj, k, self.method, max_iter=self.max_iter,
+                         tol=self.tol, alpha=self.alpha, seed=self.seed,
+                         warn=False, n_init=self._n_init(inputs)).h
 
     def transform(self, data: Any) -> Tensor:
         r"""Soft memberships of the nodes of ``data`` (rows sum to one; a
