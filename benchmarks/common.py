@@ -11,7 +11,7 @@ from typing import Callable, Mapping, Sequence
 
 import torch
 
-from pyg_symnmf import testing
+from pyg_symnmf import datasets, testing
 
 # Where CSV and PNG files go; the smoke tests point it at a temporary folder.
 RESULTS = os.environ.get('PYG_SYMNMF_RESULTS',
@@ -27,86 +27,24 @@ def random_graph(num_nodes: int, avg_degree: float, seed: int = 0):
     return edge_index
 
 
-def dc_sbm(sizes, theta, avg_degree: float, mu: float, seed: int = 0,
-           shuffle: bool = True):
-    """Degree-corrected planted partition in O(E) memory and time (plus one
-    sort to symmetrise): ``(edge_index, labels)``.
-
-    ``N * avg_degree / 2`` edge draws: a first endpoint with probability
-    proportional to ``theta``; with probability ``1 - mu`` the second one
-    from the same community, otherwise from the others (both proportional
-    to ``theta``, by inverting the cumulative weights). Self-loops are
-    dropped and duplicates merged, so the mean degree ends slightly below
-    ``avg_degree``. ``shuffle`` numbers the nodes at random (no locality
-    from the generator); else community by community."""
-    from torch_geometric.utils import to_undirected
-
-    gen = torch.Generator().manual_seed(seed)
-    sizes = torch.as_tensor(sizes, dtype=torch.long)
-    n = int(sizes.sum())
-    theta = torch.as_tensor(theta, dtype=torch.float64)
-    labels = torch.repeat_interleave(torch.arange(sizes.numel()), sizes)
-    cum = torch.cat([theta.new_zeros(1), theta.cumsum(0)])
-    ends = sizes.cumsum(0)
-    lo, hi = cum[ends - sizes], cum[ends]  # each community's weight range
-    total = float(cum[-1])
-    m = int(n * avg_degree / 2)
-
-    def draw(r):  # node whose cumulative weight interval holds r
-        return torch.searchsorted(cum, r, right=True).sub_(1).clamp_(0, n - 1)
-
-    src = draw(torch.rand(m, generator=gen, dtype=torch.float64) * total)
-    c = labels[src]
-    inside = torch.rand(m, generator=gen) >= mu
-    r = torch.rand(m, generator=gen, dtype=torch.float64)
-    width = hi[c] - lo[c]
-    r_in = lo[c] + r * width
-    r_out = r * (total - width)  # skip over the own community's range
-    r_out = torch.where(r_out >= lo[c], r_out + width, r_out)
-    dst = draw(torch.where(inside, r_in, r_out))
-    del r, r_in, r_out, width, c, inside
-    if shuffle:
-        perm = torch.randperm(n, generator=gen)
-        src, dst, labels = perm[src], perm[dst], labels[torch.argsort(perm)]
-    keep = src != dst
-    edge_index = to_undirected(torch.stack([src[keep], dst[keep]]),
-                               num_nodes=n)
-    return edge_index, labels
-
-
 def planted_partition(num_nodes: int, k: int, avg_degree: float = 20,
                       mu: float = 0.2, seed: int = 0, shuffle: bool = True):
     """``k`` equal communities, mean degree ``avg_degree``, a share ``mu``
     of each node's edges leaving its community: ``(edge_index, labels)``
-    (:func:`dc_sbm` with equal sizes and degrees)."""
+    (:func:`pyg_symnmf.datasets.degree_corrected_sbm` with equal sizes and
+    degrees)."""
     sizes = torch.full((k,), num_nodes // k, dtype=torch.long)
     sizes[:num_nodes % k] += 1
-    return dc_sbm(sizes, torch.ones(num_nodes), avg_degree, mu, seed,
-                  shuffle)
+    data = datasets.degree_corrected_sbm(sizes, torch.ones(num_nodes),
+                                         avg_degree, mu, seed, shuffle)
+    return data.edge_index, data.y
 
 
 def lfr_like(num_nodes: int, k: int, avg_degree: float = 20,
-             mu: float = 0.2, seed: int = 0, shuffle: bool = True,
-             degree_exponent: float = 2.5, size_exponent: float = 1.5,
-             max_degree_ratio: float = 50, max_size_ratio: float = 20):
-    """LFR-like benchmark graph: ``k`` communities of power-law sizes
-    (exponent ``size_exponent``, largest/smallest up to
-    ``max_size_ratio``) and power-law expected degrees (exponent
-    ``degree_exponent``, largest/smallest up to ``max_degree_ratio``),
-    generated as a degree-corrected SBM with mixing ``mu`` (:func:`dc_sbm`):
-    ``(edge_index, labels)``."""
-    gen = torch.Generator().manual_seed(seed + 1)
-
-    def power_law(size, exponent, ratio):  # truncated Pareto on [1, ratio]
-        u = torch.rand(size, generator=gen, dtype=torch.float64)
-        tail = 1 - ratio ** (1 - exponent)
-        return (1 - u * tail) ** (-1 / (exponent - 1))
-
-    raw = power_law(k, size_exponent, max_size_ratio)
-    sizes = (raw / raw.sum() * num_nodes).floor().long().clamp_min(1)
-    sizes[torch.argmax(sizes)] += num_nodes - int(sizes.sum())
-    theta = power_law(num_nodes, degree_exponent, max_degree_ratio)
-    return dc_sbm(sizes, theta, avg_degree, mu, seed, shuffle)
+             mu: float = 0.2, seed: int = 0, **options):
+    """:func:`pyg_symnmf.datasets.lfr_like` as ``(edge_index, labels)``."""
+    data = datasets.lfr_like(num_nodes, k, avg_degree, mu, seed, **options)
+    return data.edge_index, data.y
 
 
 def timed(fn: Callable[[], object]) -> tuple[object, float]:

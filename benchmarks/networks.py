@@ -7,7 +7,7 @@ Graphs:
   cond-mat 2005, largest connected components; skipped with a notice when
   absent), judged by modularity and conductance;
 - generated graphs with heavy-tailed degrees and known communities:
-  LFR-like degree-corrected SBMs (``common.lfr_like``: power-law degrees
+  LFR-like degree-corrected SBMs (``datasets.lfr_like``: power-law degrees
   with exponent 2.1 and 2.5, power-law community sizes) and networkx's LFR
   (degree exponent 2.5; skipped with a notice when networkx fails to
   build it), self-loops removed, judged by NMI too.
