@@ -36,7 +36,7 @@ from .graphs import external_to_coo, is_external_graph
 from .validation import check_bool, graph_inputs
 
 __all__ = ['Adjacency', 'GraphLike', 'OperatorCache', 'to_adjacency',
-           'normalized_operator',
+           'normalized_operator', 'split_batch',
            'csr_matrix', 'graph_fingerprint', 'normalized_values']
 
 #: Every graph form accepted where a graph is expected (SciPy sparse
@@ -241,6 +241,29 @@ def normalized_operator(adj: Adjacency) -> Adjacency:
                                degree)
     return Adjacency(csr_matrix(None, col, values, (n, n), crow), values,
                      True)
+
+
+def split_batch(adj: Adjacency, batch: Tensor
+                ) -> list[tuple[Adjacency, int, int]]:
+    """The operator of each graph of a block-diagonal batch (``batch``
+    sorted), with its node range; raises if an edge joins two graphs."""
+    sizes = torch.bincount(batch).tolist()
+    row = adj.row()
+    if bool((batch[row] != batch[adj.col()]).any()):
+        raise ValueError("An edge joins nodes of two different graphs of the "
+                         "batch; 'batch' does not match the graph")
+    crow = adj.csr.crow_indices()
+    parts, start = [], 0
+    for size in sizes:
+        end = start + size
+        lo, hi = int(crow[start]), int(crow[end])
+        values = adj.values[lo:hi]
+        csr = csr_matrix(row[lo:hi] - start, adj.col()[lo:hi] - start,
+                         values, (size, size))
+        if size > 0:
+            parts.append((Adjacency(csr, values, adj.normalized), start, end))
+        start = end
+    return parts
 
 
 class OperatorCache:

@@ -8,8 +8,8 @@ from typing import Any, Optional, Union
 import torch
 from torch import Tensor
 
-from .adjacency import (Adjacency, GraphLike, csr_matrix,
-                        normalized_operator, to_adjacency)
+from .adjacency import (Adjacency, GraphLike, normalized_operator,
+                        split_batch, to_adjacency)
 from .auto_k import KSelection, choose_k, default_max_k, partition_start
 from .features import FEATURE_INITS, feature_graph, informative
 from .functional import propagate, symnmf_loss_of
@@ -300,26 +300,3 @@ def validate_method(method: Union[str, object]) -> str:
         raise ValueError(f"Unknown method {method!r}; choose one of "
                          f"{', '.join(METHODS)}")
     return method
-
-
-def split_batch(adj: Adjacency, batch: Tensor
-                ) -> list[tuple[Adjacency, int, int]]:
-    """The operator of each graph of a block-diagonal batch (``batch``
-    sorted), with its node range; raises if an edge joins two graphs."""
-    sizes = torch.bincount(batch).tolist()
-    row = adj.row()
-    if bool((batch[row] != batch[adj.col()]).any()):
-        raise ValueError("An edge joins nodes of two different graphs of the "
-                         "batch; 'batch' does not match the graph")
-    crow = adj.csr.crow_indices()
-    parts, start = [], 0
-    for size in sizes:
-        end = start + size
-        lo, hi = int(crow[start]), int(crow[end])
-        values = adj.values[lo:hi]
-        csr = csr_matrix(row[lo:hi] - start, adj.col()[lo:hi] - start,
-                         values, (size, size))
-        if size > 0:
-            parts.append((Adjacency(csr, values, adj.normalized), start, end))
-        start = end
-    return parts

@@ -259,3 +259,27 @@ def test_the_plan_says_what_fit_runs():
     # the Bernoulli-Poisson refinement.
     SymNMFClustering(3, 'net', pretrained=False, alpha=0.5).plan()
     SymNMFClustering(3, 'net', loss='bernoulli_poisson', max_iter=20).plan()
+
+
+@pytest.mark.parametrize('k', [3, 'auto'])
+def test_fit_builds_the_operator_once(planted, monkeypatch, k):
+    # The normalised operator, the raw weights of modularity, the k
+    # selection, the refinement and the cover all read one build.
+    import pyg_symnmf.adjacency as adjacency
+    builds = []
+    convert = adjacency._to_coo
+
+    def counted(*args, **kwargs):
+        builds.append(1)
+        return convert(*args, **kwargs)
+
+    monkeypatch.setattr(adjacency, '_to_coo', counted)
+    est = SymNMFClustering(k).fit(planted)
+    assert len(builds) == 1
+    est.predict(planted)
+    assert len(builds) == 2
+    # A built operator is used as it is.
+    raw = ps.to_adjacency(planted.edge_index, normalize=False)
+    builds.clear()
+    labels = SymNMFClustering(k, normalize=True).fit(raw).labels_
+    assert builds == [] and torch.equal(labels, est.labels_)
