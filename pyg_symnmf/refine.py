@@ -417,18 +417,11 @@ def _fixed_k_levels(graph: _Graph, labels: Tensor, count: int,
     pair and a joined split community are undone together."""
     quality = graph.modularity(labels, resolution)
     for _ in range(iterations):
-        parts, inner = _split(graph, labels, resolution, max_rounds, tol,
-                              gen)
+        parts = _split(graph, labels, resolution, max_rounds, tol, gen)
         if int(parts.max()) + 1 <= int(torch.unique(labels).numel()):
             break
         trial = _merge_to(graph, parts, min(count, int(parts.max()) + 1),
                           resolution)
-        # Leiden's moves of the refined parts, between the k communities.
-        start = torch.empty(int(inner.max()) + 1, dtype=torch.long)
-        start[inner] = trial
-        trial = _local_moves(_coarsen(graph, inner, start.numel()), start,
-                             resolution, max_rounds, tol, gen,
-                             new_communities=False)[inner]
         trial = _local_moves(graph, trial, resolution, max_rounds, tol, gen,
                              new_communities=False)
         q = graph.modularity(trial, resolution)
@@ -439,13 +432,11 @@ def _fixed_k_levels(graph: _Graph, labels: Tensor, count: int,
 
 
 def _split(graph: _Graph, labels: Tensor, resolution: float,
-           max_rounds: int, tol: float, gen: torch.Generator
-           ) -> tuple[Tensor, Tensor]:
+           max_rounds: int, tol: float, gen: torch.Generator) -> Tensor:
     """Every community's own modularity partition (with the whole graph's
     null model): local moves from singletons on the edges inside it, then
-    merges level after level: ``(parts, refined)``, compact labels, each
-    part inside one community of ``labels`` and each refined set (step 1's
-    result) inside one part."""
+    merges level after level; compact labels, each inside one community of
+    ``labels``."""
     inside = graph.restricted(labels)
     inner = _compact(_local_moves(inside, torch.arange(graph.n), resolution,
                                   max_rounds, tol, gen))
@@ -461,7 +452,7 @@ def _split(graph: _Graph, labels: Tensor, resolution: float,
             0, labels[~lone], nodes[~lone], 'amin')[labels]
         pick = torch.cat([parts, parts.new_zeros(1)])[first]
         parts = torch.where(lone & (first < graph.n), pick, parts)
-    return _compact(parts), inner
+    return _compact(parts)
 
 
 def _merge_to(graph: _Graph, labels: Tensor, count: int,
