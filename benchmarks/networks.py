@@ -22,8 +22,10 @@ call alone: SymNMF from the ``Data`` object, operator build included; the
 peers without their graph conversion), the peak resident memory it added,
 and NMI where the truth is known. Medians over ``--repeats`` runs (seeds
 0, 1, ...), the methods interleaved so that load on a shared machine hits
-them alike; ``--threads`` (default 1) for torch and networkit. Writes
-``networks.csv`` (medians) and ``networks_runs.csv`` (every run).
+them alike; ``--threads`` (default 1) for torch and networkit;
+``--graph-seeds 0,1,2`` draws each generated graph with several seeds.
+Writes ``networks.csv`` (medians) and ``networks_runs.csv`` (every run;
+``--out`` renames them).
 ``--quick``: the generated graphs at 2,000 nodes, one repeat.
 """
 from __future__ import annotations
@@ -66,22 +68,25 @@ def real_graphs():
         yield name, Data(edge_index=edge_index, num_nodes=coo.shape[0])
 
 
-def generated_graphs(num_nodes: int):
-    """``(name, Data with y)``: heavy-tailed graphs with known communities."""
+def generated_graphs(num_nodes: int, seed: int = 0):
+    """``(name, Data with y)``: heavy-tailed graphs with known communities,
+    drawn with graph seed ``seed`` (named with it when it is not 0)."""
     k = max(8, num_nodes // 500)
+    tag = f' seed {seed}' if seed else ''
     for exponent in (2.1, 2.5):
         edge_index, labels = lfr_like(num_nodes, k, avg_degree=15, mu=0.3,
-                                      degree_exponent=exponent, seed=0)
-        yield (f'DC-SBM power-law {exponent} N={num_nodes}',
+                                      degree_exponent=exponent, seed=seed)
+        yield (f'DC-SBM power-law {exponent} N={num_nodes}{tag}',
                Data(edge_index=edge_index, y=labels, num_nodes=num_nodes))
     try:
         data = datasets.lfr(num_nodes, mu=0.3, average_degree=15,
                             max_degree=num_nodes // 20,
                             min_community=20, max_community=num_nodes // 10,
-                            degree_exponent=2.5, size_exponent=1.5, seed=0)
-        yield f'LFR 2.5 N={num_nodes}', data
+                            degree_exponent=2.5, size_exponent=1.5, seed=seed)
+        yield f'LFR 2.5 N={num_nodes}{tag}', data
     except Exception as error:  # networkx gives up on some parameters
-        print(f'# LFR N={num_nodes}: networkx failed ({error}), skipped')
+        print(f'# LFR N={num_nodes}{tag}: networkx failed ({error}), '
+              f'skipped')
 
 
 def peers(threads: int):
@@ -193,13 +198,20 @@ def main():
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--nodes', type=int, default=20_000,
                         help='size of the generated graphs')
+    parser.add_argument('--graph-seeds', default='0',
+                        help='comma-separated seeds of the generated graphs')
+    parser.add_argument('--no-real', action='store_true',
+                        help='skip the real networks')
+    parser.add_argument('--out', default='networks',
+                        help='stem of the CSV files written')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     repeats = 1 if args.quick else args.repeats
     num_nodes = 2000 if args.quick else args.nodes
     print(f'# {machine()}; {repeats} repeat(s)')
-    graphs = [] if args.quick else list(real_graphs())
-    graphs += list(generated_graphs(num_nodes))
+    graphs = [] if args.quick or args.no_real else list(real_graphs())
+    for seed in (int(s) for s in args.graph_seeds.split(',')):
+        graphs += list(generated_graphs(num_nodes, seed))
     peer_fns = peers(args.threads)
     all_runs, all_medians = [], []
     for graph_name, data in graphs:
@@ -211,8 +223,8 @@ def main():
         runs, medians = measure(graph_name, data, methods, repeats)
         all_runs += runs
         all_medians += medians
-        write_csv('networks_runs.csv', all_runs)
-        write_csv('networks.csv', all_medians)
+        write_csv(f'{args.out}_runs.csv', all_runs)
+        write_csv(f'{args.out}.csv', all_medians)
     print_summary(all_medians)
 
 

@@ -188,8 +188,11 @@ class SymNMFClustering:
             communities). (default: 1.0)
         refine (bool): Polish the hard labels by modularity
             (:func:`~pyg_symnmf.refine.refine_partition`): with :math:`k`
-            given, nodes move between the :math:`k` communities only (their
-            number never rises); with ``k="auto"``, the argmax of
+            given, nodes move between the :math:`k` communities, which are
+            also split and merged back to :math:`k` (their number never
+            rises), and a node without edges, in no community, is one of
+            its own, labelled from :math:`k` on (as with ``k="auto"`` and
+            as Leiden leaves it); with ``k="auto"``, the argmax of
             :math:`\mathbf{H}` is refined by local moves and ``labels_`` is
             whichever of it and the modularity partition has the higher
             modularity. ``False``: ``labels_`` is the argmax of
@@ -211,7 +214,8 @@ class SymNMFClustering:
     Attributes:
         n_communities_ (int): :math:`k`, the columns of ``embedding_``.
         labels_ (torch.Tensor): Hard community of each node of the fitted
-            graph, shape :math:`(N,)` (see ``refine``; with ``k="auto"`` a
+            graph, shape :math:`(N,)` (see ``refine``: a node without edges
+            is alone, labelled from :math:`k` on; with ``k="auto"`` a
             partition with more than :math:`k` communities when :math:`k`
             was capped).
         embedding_ (torch.Tensor): Memberships :math:`\mathbf{H}`
@@ -588,8 +592,13 @@ class SymNMFClustering:
             labels = refine_partition(raw, labels,
                                       resolution=self.resolution,
                                       fixed_k=True,
+                                      aggregate=self._auto is None,
                                       seed=self.seed)
         if self._auto is None:
+            if self.refine:  # nodes without edges: alone, as with 'auto'
+                lone = torch.nonzero(raw.degree() == 0).flatten()
+                labels[lone] = h.shape[1] + torch.arange(
+                    lone.numel(), device=labels.device)
             return labels, float('nan')
         partition = self._partition()
         # Nodes without edges: alone, as in the modularity partition.

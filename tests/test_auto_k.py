@@ -124,7 +124,8 @@ def test_estimator_refines_with_k_given_without_adding_communities():
                                       seed=4)
     refined = ps.SymNMFClustering(5).fit(data)
     plain = ps.SymNMFClustering(5, refine=False).fit(data)
-    assert int(refined.labels_.max()) < 5
+    edges = torch.bincount(data.edge_index[0], minlength=1000) > 0
+    assert int(refined.labels_[edges].max()) < 5
     assert modularity(data.edge_index, refined.labels_) >= modularity(
         data.edge_index, plain.labels_)
 
@@ -134,3 +135,18 @@ def test_auto_without_iterations_returns_the_start():
     est = ps.SymNMFClustering('auto', max_iter=0).fit(data)
     assert est.n_iter_ == 0 and len(est.loss_curve_) == 1
     assert nmi(data.y, est.labels_) > 0.99
+
+
+def test_estimator_k_given_leaves_nodes_without_edges_alone():
+    # Nodes without edges belong to no community: with k given each is a
+    # community of its own from label k on (as with 'auto', and as Leiden
+    # leaves them); the nodes with edges keep the k communities.
+    data = datasets.planted_partition(400, 4, mu=0.1, seed=6)
+    lone = torch.tensor([400, 401, 402])
+    padded = Data(edge_index=data.edge_index, num_nodes=403)
+    labels = ps.SymNMFClustering(4, seed=0).fit(padded).labels_
+    assert sorted(labels[lone].tolist()) == [4, 5, 6]
+    assert int(labels[:400].max()) < 4
+    assert nmi(data.y, labels[:400]) > 0.99
+    plain = ps.SymNMFClustering(4, refine=False, seed=0).fit(padded)
+    assert int(plain.labels_.max()) < 4  # the argmax, unchanged
