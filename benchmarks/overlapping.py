@@ -64,7 +64,7 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 from common import machine, timed, write_csv  # noqa: E402
 
-from pyg_symnmf import SymNMFClustering, datasets, metrics  # noqa: E402
+from pyg_symnmf import SymNMFClustering, datasets, metrics, peers  # noqa: E402
 from pyg_symnmf import overlapping as ov  # noqa: E402
 from pyg_symnmf.readout import normalize_rows  # noqa: E402
 from pyg_symnmf.readout import overlapping_communities  # noqa: E402
@@ -209,16 +209,9 @@ def nocd_gcn(data, k, seed, epochs):
 
 
 def leiden(data, k, seed, epochs):
-    import igraph
-    import leidenalg
-
-    ei = data.edge_index
-    graph = igraph.Graph(n=data.num_nodes,
-                         edges=ei[:, ei[0] < ei[1]].t().tolist())
-    part = leidenalg.find_partition(
-        graph, leidenalg.ModularityVertexPartition, seed=seed)
-    cover = np.zeros((data.num_nodes, len(part)), dtype=bool)
-    cover[np.arange(data.num_nodes), part.membership] = True
+    labels = peers.leiden(data.edge_index, data.num_nodes, seed=seed).numpy()
+    cover = np.zeros((data.num_nodes, int(labels.max()) + 1), dtype=bool)
+    cover[np.arange(data.num_nodes), labels] = True
     return cover
 
 
