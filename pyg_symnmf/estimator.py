@@ -27,7 +27,7 @@ from .overlapping import (affiliations, community_lists, edge_set,
                           fit_bernoulli_poisson, most_likely,
                           overlapping_communities)
 from .readout import normalize_rows
-from .refine import refine_partition
+from .refine import refine_partition, wasted_column
 from .solvers import SolverResult, run_net
 from .threads import resolve_threads, thread_limit
 from .training import train
@@ -189,7 +189,9 @@ class SymNMFClustering:
         refine (bool): Polish the hard labels by modularity
             (:func:`~pyg_symnmf.refine.refine_partition`): with :math:`k`
             given, nodes move between the :math:`k` communities, which are
-            also split and merged back to :math:`k` (their number never
+            also split and merged back to :math:`k` when a column of
+            :math:`\mathbf{H}` holds under 1 % of the mean community volume
+            (:func:`~pyg_symnmf.refine.wasted_column`; their number never
             rises), and a node without edges, in no community, is one of
             its own, labelled from :math:`k` on (as with ``k="auto"`` and
             as Leiden leaves it); with ``k="auto"``, the argmax of
@@ -589,11 +591,14 @@ class SymNMFClustering:
         modularity (``nan`` when not needed)."""
         labels = h.argmax(dim=1)
         if self.refine:
-            labels = refine_partition(raw, labels,
-                                      resolution=self.resolution,
-                                      fixed_k=True,
-                                      aggregate=self._auto is None,
-                                      seed=self.seed)
+            options: dict[str, Any] = dict(resolution=self.resolution,
+                                           fixed_k=True, seed=self.seed)
+            labels = refine_partition(raw, labels, aggregate=False,
+                                      **options)
+            # Split and merge back only where node moves left a column
+            # near-empty (it costs more than the factorization at scale).
+            if self._auto is None and wasted_column(raw, labels, h.size(1)):
+                labels = refine_partition(raw, labels, **options)
         if self._auto is None:
             if self.refine:  # nodes without edges: alone, as with 'auto'
                 lone = torch.nonzero(raw.degree() == 0).flatten()

@@ -61,6 +61,9 @@ runs again; the result is taken only if :math:`Q_\gamma` rose, for at most
 merged in one label while another is cut in two (a factorization's
 typical local optimum at a given :math:`k`; on power-law graphs with 40
 planted communities it left two merged pairs and two near-empty labels).
+A near-empty column is the sign (:func:`wasted_column`): the estimator runs
+step 2 only then, as it costs more than the factorization on large graphs
+(2·10⁵ nodes: 37 s against 24 s, for no change on a planted partition).
 Rounds stop when :math:`Q_\gamma` rises by less than ``tol`` or after
 ``max_rounds``.
 """
@@ -74,10 +77,13 @@ from torch import Tensor
 from .adjacency import Adjacency, GraphLike, to_adjacency
 from .metrics import modularity_from_edges
 
-__all__ = ['refine_partition']
+__all__ = ['refine_partition', 'wasted_column', 'NEAR_EMPTY']
 
 # Gains below this are float64 rounding of the sums, not a move's worth.
 _MIN_GAIN = 1e-12
+#: A column whose community holds under this share of the mean community
+#: volume is near-empty (:func:`wasted_column`).
+NEAR_EMPTY = 0.01
 
 
 def refine_partition(graph: GraphLike, labels: Tensor, *,
@@ -165,6 +171,22 @@ def refine_partition(graph: GraphLike, labels: Tensor, *,
     if fixed_k:  # the given labels, one per community
         return ids[current].to(device)
     return _compact(current).to(device)
+
+
+def wasted_column(graph: GraphLike, labels: Tensor, k: int) -> bool:
+    r"""Whether one of ``k`` columns of a factorization read out as
+    ``labels`` (values in :math:`[0, k)`) holds less than
+    :obj:`NEAR_EMPTY` (1 %) of the mean community volume (an empty column
+    included): the factorization all but wasted it, the sign of two
+    communities merged in another column, which node moves cannot undo and
+    :func:`refine_partition`'s fixed-:math:`k` split and merge can."""
+    adj = graph if isinstance(graph, Adjacency) else to_adjacency(
+        graph, normalize=False)
+    degree = adj.degree().detach().double()
+    volume = torch.zeros(k, dtype=torch.float64,
+                         device=degree.device).index_add_(
+        0, labels.to(degree.device), degree)
+    return bool(volume.min() < NEAR_EMPTY * volume.mean())
 
 
 class _Graph:

@@ -4,7 +4,7 @@ import torch
 
 from pyg_symnmf import datasets, to_adjacency
 from pyg_symnmf.metrics import modularity, nmi
-from pyg_symnmf.refine import refine_partition
+from pyg_symnmf.refine import refine_partition, wasted_column
 from pyg_symnmf.testing import random_graph
 
 
@@ -148,3 +148,49 @@ def test_fixed_k_on_heavy_tailed_graph_reaches_leiden_quality():
     assert int(torch.unique(fixed).numel()) <= 8
     assert modularity(data.edge_index, fixed) >= 0.99 * modularity(
         data.edge_index, free)
+
+
+def test_wasted_column_finds_a_near_empty_or_empty_column():
+    edge_index = ring_of_cliques(4, 10)
+    truth = torch.arange(40) // 10
+    assert not wasted_column(edge_index, truth, 4)
+    assert wasted_column(edge_index, truth, 5)  # column 4 is empty
+    # A pendant node on a weak edge, alone in column 4: its volume (0.01)
+    # is under 1 % of the mean (about 74); one whole clique alone is not.
+    pendant = torch.tensor([[0, 40], [40, 0]])
+    graph = torch.cat([edge_index, pendant], 1)
+    weight = torch.cat([torch.ones(edge_index.size(1)),
+                        torch.full((2,), 0.01)])
+    adj = to_adjacency(graph, weight, normalize=False)
+    labels = torch.cat([truth, torch.tensor([4])])
+    assert wasted_column(adj, labels, 5)
+    labels[40] = 0
+    assert not wasted_column(adj, labels, 4)
+
+
+def test_the_estimator_splits_and_merges_only_after_a_wasted_column(
+        monkeypatch):
+    # A balanced planted partition leaves no near-empty column: no split
+    # (it costs more than the factorization at scale); a heavy-tailed one
+    # with k = 40 does, and ends at a modularity no lower.
+    from pyg_symnmf import SymNMFClustering, refine as refine_module
+    calls = []
+    levels = refine_module._fixed_k_levels
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return levels(*args, **kwargs)
+
+    monkeypatch.setattr(refine_module, '_fixed_k_levels', counted)
+    balanced = datasets.planted_partition(2000, 8, mu=0.2, seed=1,
+                                          size_concentration=1e6)
+    SymNMFClustering(8).fit(balanced)
+    assert calls == []
+    heavy = datasets.lfr_like(4000, 40, 15, 0.3, seed=0,
+                              degree_exponent=2.1)
+    est = SymNMFClustering(40).fit(heavy)
+    assert calls
+    argmax = refine_partition(heavy.edge_index, est.embedding_.argmax(1),
+                              fixed_k=True, aggregate=False)
+    assert modularity(heavy.edge_index, est.labels_) >= \
+        modularity(heavy.edge_index, argmax) - 1e-9
