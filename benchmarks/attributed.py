@@ -26,6 +26,7 @@ Writes ``attributed.csv`` (means over seeds), ``attributed_runs.csv`` (every
 run) and ``attributed.png`` (NMI heatmaps) to ``benchmarks/results`` (or
 ``$PYG_SYMNMF_RESULTS``) and prints markdown tables. ``--quick``: one small
 generated cell, one seed, a few epochs, no real data (seconds).
+``--methods A,B``: only those rows (names as in the tables).
 """
 from __future__ import annotations
 
@@ -117,10 +118,13 @@ def method_fns(data, k: int, seed: int, epochs: dict) -> dict:
     }
 
 
-def run_methods(data, k: int, seed: int, epochs: dict) -> list[dict]:
+def run_methods(data, k: int, seed: int, epochs: dict,
+                methods=METHODS) -> list[dict]:
     """One row of figures per method on one graph."""
     rows = []
     for name, fn in method_fns(data, k, seed, epochs).items():
+        if name not in methods:
+            continue
         reset_peak_rss()
         base = rss_mb()
         labels, seconds = timed(fn)
@@ -160,17 +164,17 @@ def summarize(runs: list[dict]) -> list[dict]:
     return rows
 
 
-def grid_markdown(rows: list[dict]) -> str:
+def grid_markdown(rows: list[dict], methods=METHODS) -> str:
     by_cell: dict = {}
     for r in rows:
         if r['dataset'] == 'csbm':
             by_cell.setdefault((r['graph_signal'], r['feature_signal']),
                                {})[r['method']] = r
-    lines = ['| λ | μ | ' + ' | '.join(METHODS) + ' |',
-             '|' + '---|' * (len(METHODS) + 2)]
+    lines = ['| λ | μ | ' + ' | '.join(methods) + ' |',
+             '|' + '---|' * (len(methods) + 2)]
     for (lam, mu), cell in by_cell.items():
         lines.append(f'| {lam} | {mu} | ' + ' | '.join(
-            f"{cell[m]['nmi_mean']:.3f}" for m in METHODS) + ' |')
+            f"{cell[m]['nmi_mean']:.3f}" for m in methods) + ' |')
     return '\n'.join(lines)
 
 
@@ -195,6 +199,8 @@ def heatmap(rows: list[dict], lams, mus, path: str) -> None:
     import matplotlib.pyplot as plt
 
     shown = ('SymNMF+X ANLS', 'DMoN', 'encoder (0.2.0)')
+    if not {r['method'] for r in rows} >= set(shown):
+        return
     grid = {m: np.full((len(lams), len(mus)), np.nan) for m in shown}
     for r in rows:
         if r['dataset'] == 'csbm' and r['method'] in grid:
@@ -247,7 +253,13 @@ def main() -> None:
     parser.add_argument('--pool-epochs', type=int, default=500)
     parser.add_argument('--no-grid', action='store_true',
                         help='CiteSeer only')
+    parser.add_argument('--methods', default=','.join(METHODS),
+                        help='comma-separated rows to run (default: all)')
     args = parser.parse_args()
+    methods = tuple(m for m in METHODS if m in args.methods.split(','))
+    unknown = set(args.methods.split(',')) - set(METHODS)
+    if unknown:
+        parser.error(f'unknown methods {sorted(unknown)}; known: {METHODS}')
     torch.set_num_threads(1)  # one thread each: comparable times
     if args.quick:
         lams, mus, seeds, n = [2.5], [2.0], 1, 300
@@ -260,12 +272,12 @@ def main() -> None:
     runs = []
 
     def record(name, data, k, seed, lam='', mu=''):
-        for row in run_methods(data, k, seed, epochs):
+        for row in run_methods(data, k, seed, epochs, methods):
             runs.append(dict(dataset=name, graph_signal=lam,
                              feature_signal=mu, seed=seed, **row))
         print(f'{name} λ={lam} μ={mu} seed={seed}: ' + ', '.join(
             f"{r['method']} {r['nmi']:.3f} ({r['seconds']:.1f}s)"
-            for r in runs[-len(METHODS):]), flush=True)
+            for r in runs[-len(methods):]), flush=True)
 
     if not args.quick:
         data = citeseer()
@@ -286,7 +298,7 @@ def main() -> None:
     if not args.no_grid:
         heatmap(rows, lams, mus, output_path('attributed.png'))
         print('\nNMI, mean over seeds (contextual SBM grid)')
-        print(grid_markdown(rows))
+        print(grid_markdown(rows, methods))
     print('\nReal graphs, mean over seeds (NMI ± std)')
     print(real_markdown(rows))
 
