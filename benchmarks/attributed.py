@@ -10,7 +10,11 @@ k-means, k-means on X, spectral clustering and Leiden, in one run:
 - CiteSeer (3,327 nodes, 3,703 binary features, 6 classes, 438
   components), read from ``../shared/data/planetoid`` (the raw files are
   copied to a temporary folder first; skipped with a notice when absent),
-  3 seeds.
+  3 seeds;
+- a generated CiteSeer-like graph (:func:`bag_of_words_graph`, "words":
+  degree-corrected SBM of mean degree 2.8 with heavy-tailed degrees, many
+  components and isolated nodes, sparse binary bag-of-words features), 3
+  seeds (``--no-words`` skips it).
 
 No method sees the labels; k is the number of classes, except Leiden (its
 own) and ``k='auto'`` (``SymNMFClustering('auto')``, the k it picks is
@@ -56,6 +60,54 @@ PLANETOID = os.path.join(os.path.dirname(__file__), '..', '..', 'shared',
 METHODS = ('SymNMF+X ANLS', 'SymNMF+X net', 'encoder (0.2.0)',
            'SymNMF graph', 'DMoN', 'MinCut', 'smoothed k-means',
            'k-means X', 'spectral', 'Leiden', "k='auto'")
+
+
+def bag_of_words_graph(num_nodes: int = 3000, k: int = 6,
+                       degree: float = 2.8, homophily: float = 0.75,
+                       vocabulary: int = 3000, topic_words: int = 150,
+                       words: int = 32, topical: float = 0.3,
+                       seed: int = 0):
+    """A generated attributed graph with CiteSeer's kind of sparsity:
+    classes of random sizes; degree propensities ``1 + Pareto(2.5)``; each
+    of ``num_nodes * degree / 2`` edges starts at a node drawn by
+    propensity and ends, with probability ``homophily``, at a node of the
+    same class (by propensity), else anywhere; each node draws
+    ``Poisson(words)`` words, each from its class's ``topic_words`` with
+    probability ``topical``, else from a Zipf law over the vocabulary
+    (binary features, dense storage as Planetoid's)."""
+    from torch_geometric.data import Data
+    from torch_geometric.utils import coalesce, to_undirected
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, num_nodes)
+    theta = rng.pareto(2.5, num_nodes) + 1
+    prob = theta / theta.sum()
+    m = int(num_nodes * degree / 2)
+    src = rng.choice(num_nodes, m, p=prob)
+    dst = rng.choice(num_nodes, m, p=prob)
+    members = [np.flatnonzero(y == c) for c in range(k)]
+    inside = rng.random(m) < homophily
+    for c in range(k):
+        pick = inside & (y[src] == c)
+        weights = theta[members[c]] / theta[members[c]].sum()
+        dst[pick] = rng.choice(members[c], int(pick.sum()), p=weights)
+    keep = src != dst
+    edge_index = coalesce(to_undirected(torch.as_tensor(
+        np.stack([src[keep], dst[keep]])), num_nodes=num_nodes),
+        num_nodes=num_nodes)
+    zipf = 1 / np.arange(1, vocabulary + 1)
+    zipf /= zipf.sum()
+    topics = [rng.choice(vocabulary, topic_words, replace=False)
+              for _ in range(k)]
+    x = np.zeros((num_nodes, vocabulary), dtype=np.float32)
+    for i in range(num_nodes):
+        count = max(1, rng.poisson(words))
+        topical_word = rng.random(count) < topical
+        drawn = np.where(topical_word, rng.choice(topics[y[i]], count),
+                         rng.choice(vocabulary, count, p=zipf))
+        x[i, drawn] = 1
+    return Data(x=torch.from_numpy(x), edge_index=edge_index,
+                y=torch.as_tensor(y), num_nodes=num_nodes)
 
 
 def kmeans(data, k: int, seed: int) -> np.ndarray:
@@ -253,6 +305,8 @@ def main() -> None:
     parser.add_argument('--pool-epochs', type=int, default=500)
     parser.add_argument('--no-grid', action='store_true',
                         help='CiteSeer only')
+    parser.add_argument('--no-words', action='store_true',
+                        help='skip the generated bag-of-words graph')
     parser.add_argument('--methods', default=','.join(METHODS),
                         help='comma-separated rows to run (default: all)')
     args = parser.parse_args()
@@ -284,6 +338,9 @@ def main() -> None:
         if data is not None:
             for seed in range(seeds):
                 record('CiteSeer', data, 6, seed)
+        if not args.no_words:
+            for seed in range(seeds):
+                record('words', bag_of_words_graph(seed=seed), 6, seed)
     if not args.no_grid:
         print(f'# contextual SBM grid, N={n}, k=4, {seeds} seed(s)',
               flush=True)

@@ -1,5 +1,7 @@
 """The feature-aware operator (pyg_symnmf.features) and its use by default
 in SymNMFClustering, symnmf and DetectCommunities."""
+import pathlib
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -319,3 +321,31 @@ def test_wide_dense_words_are_projected_as_sparse_words():
                                         seed=3)
     assert dense.shape == (300, 32)
     assert torch.allclose(dense, sparse, atol=1e-10)
+
+
+def test_disconnected_graph_weighs_by_its_edge_agreement(monkeypatch):
+    # A CiteSeer-like generated graph (many components, isolated nodes,
+    # binary words): its eigengap at k is 0, yet its edges agree with the
+    # features, so it weighs h > 0 in the operator, and that pays.
+    import sys
+    sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / 'benchmarks'))
+    from attributed import bag_of_words_graph
+    data = bag_of_words_graph(seed=0)  # N = 3000, k = 6
+    adj = to_adjacency(data.edge_index, num_nodes=3000, normalize=True,
+                       dtype=torch.float64)
+    assert features.relative_eigengap(adj, 6) == pytest.approx(0, abs=1e-6)
+    m = features._num_neighbors(3000, 6, None)
+    h = features.edge_agreement(features.prepared_features(data.x), adj, m)
+    assert h > 0.05
+    fused = feature_graph(data.x, data.edge_index, k=6, normalize=False)
+    alone = feature_graph(data.x, data.edge_index, k=6, graph_weight=0,
+                          normalize=False)
+    # The graph's edges are in the operator with weight h (normalised).
+    assert fused.num_edges > alone.num_edges
+    default = SymNMFClustering(6, seed=0).fit_predict(data)
+    monkeypatch.setattr('pyg_symnmf.estimator.feature_graph',
+                        lambda *a, **kw: feature_graph(*a, graph_weight=0,
+                                                       **kw))
+    without = SymNMFClustering(6, seed=0).fit_predict(data)
+    assert metrics.nmi(data.y, default) > metrics.nmi(data.y, without) + 0.1
+    assert metrics.nmi(data.y, default) > 0.8
