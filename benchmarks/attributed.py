@@ -10,7 +10,11 @@ k-means, k-means on X, spectral clustering and Leiden, in one run:
 - CiteSeer (3,327 nodes, 3,703 binary features, 6 classes, 438
   components), read from ``../shared/data/planetoid`` (the raw files are
   copied to a temporary folder first; skipped with a notice when absent),
-  3 seeds.
+  3 seeds;
+- a generated CiteSeer-like graph (:func:`bag_of_words_graph`, "words":
+  degree-corrected SBM of mean degree 2.8 with heavy-tailed degrees, many
+  components and isolated nodes, sparse binary bag-of-words features), 3
+  seeds (``--no-words`` skips it).
 
 No method sees the labels; k is the number of classes, except Leiden (its
 own) and ``k='auto'`` (``SymNMFClustering('auto')``, the k it picks is
@@ -26,6 +30,7 @@ Writes ``attributed.csv`` (means over seeds), ``attributed_runs.csv`` (every
 run) and ``attributed.png`` (NMI heatmaps) to ``benchmarks/results`` (or
 ``$PYG_SYMNMF_RESULTS``) and prints markdown tables. ``--quick``: one small
 generated cell, one seed, a few epochs, no real data (seconds).
+``--methods A,B``: only those rows (names as in the tables).
 """
 from __future__ import annotations
 
@@ -37,7 +42,6 @@ import tempfile
 import warnings
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -46,6 +50,7 @@ from common import (machine, output_path, peak_rss_mb,  # noqa: E402
 
 from pyg_symnmf import SymNMFClustering, datasets, metrics  # noqa: E402
 from pyg_symnmf.features import smoothed_feature_kmeans  # noqa: E402
+from pyg_symnmf import peers  # noqa: E402
 from pyg_symnmf.peers import gcn_pool_clustering  # noqa: E402
 
 GRAPH_SIGNALS = (0.5, 1.5, 2.5)    # lambda; 1 = Kesten-Stigum threshold
@@ -57,6 +62,54 @@ METHODS = ('SymNMF+X ANLS', 'SymNMF+X net', 'encoder (0.2.0)',
            'k-means X', 'spectral', 'Leiden', "k='auto'")
 
 
+def bag_of_words_graph(num_nodes: int = 3000, k: int = 6,
+                       degree: float = 2.8, homophily: float = 0.75,
+                       vocabulary: int = 3000, topic_words: int = 150,
+                       words: int = 32, topical: float = 0.3,
+                       seed: int = 0):
+    """A generated attributed graph with CiteSeer's kind of sparsity:
+    classes of random sizes; degree propensities ``1 + Pareto(2.5)``; each
+    of ``num_nodes * degree / 2`` edges starts at a node drawn by
+    propensity and ends, with probability ``homophily``, at a node of the
+    same class (by propensity), else anywhere; each node draws
+    ``Poisson(words)`` words, each from its class's ``topic_words`` with
+    probability ``topical``, else from a Zipf law over the vocabulary
+    (binary features, dense storage as Planetoid's)."""
+    from torch_geometric.data import Data
+    from torch_geometric.utils import coalesce, to_undirected
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, num_nodes)
+    theta = rng.pareto(2.5, num_nodes) + 1
+    prob = theta / theta.sum()
+    m = int(num_nodes * degree / 2)
+    src = rng.choice(num_nodes, m, p=prob)
+    dst = rng.choice(num_nodes, m, p=prob)
+    members = [np.flatnonzero(y == c) for c in range(k)]
+    inside = rng.random(m) < homophily
+    for c in range(k):
+        pick = inside & (y[src] == c)
+        weights = theta[members[c]] / theta[members[c]].sum()
+        dst[pick] = rng.choice(members[c], int(pick.sum()), p=weights)
+    keep = src != dst
+    edge_index = coalesce(to_undirected(torch.as_tensor(
+        np.stack([src[keep], dst[keep]])), num_nodes=num_nodes),
+        num_nodes=num_nodes)
+    zipf = 1 / np.arange(1, vocabulary + 1)
+    zipf /= zipf.sum()
+    topics = [rng.choice(vocabulary, topic_words, replace=False)
+              for _ in range(k)]
+    x = np.zeros((num_nodes, vocabulary), dtype=np.float32)
+    for i in range(num_nodes):
+        count = max(1, rng.poisson(words))
+        topical_word = rng.random(count) < topical
+        drawn = np.where(topical_word, rng.choice(topics[y[i]], count),
+                         rng.choice(vocabulary, count, p=zipf))
+        x[i, drawn] = 1
+    return Data(x=torch.from_numpy(x), edge_index=edge_index,
+                y=torch.as_tensor(y), num_nodes=num_nodes)
+
+
 def kmeans(data, k: int, seed: int) -> np.ndarray:
     from sklearn.cluster import KMeans
 
@@ -65,27 +118,14 @@ def kmeans(data, k: int, seed: int) -> np.ndarray:
 
 
 def spectral(data, k: int, seed: int) -> np.ndarray:
-    from sklearn.cluster import SpectralClustering
-
-    row, col = data.edge_index.numpy()
-    n = data.num_nodes
-    a = sp.csr_matrix((np.ones(row.size), (row, col)), shape=(n, n))
     with warnings.catch_warnings():  # "graph is not fully connected"
         warnings.simplefilter('ignore')
-        return SpectralClustering(k, affinity='precomputed',
-                                  random_state=seed).fit_predict(a)
+        return peers.spectral_clustering(data.edge_index, data.num_nodes, k,
+                                         seed=seed).numpy()
 
 
 def leiden(data, seed: int) -> np.ndarray:
-    import igraph
-    import leidenalg
-
-    row, col = data.edge_index
-    upper = row < col
-    graph = igraph.Graph(n=data.num_nodes, edges=torch.stack(
-        [row[upper], col[upper]]).t().tolist())
-    return np.array(leidenalg.find_partition(
-        graph, leidenalg.ModularityVertexPartition, seed=seed).membership)
+    return peers.leiden(data.edge_index, data.num_nodes, seed=seed).numpy()
 
 
 def method_fns(data, k: int, seed: int, epochs: dict) -> dict:
@@ -117,10 +157,13 @@ def method_fns(data, k: int, seed: int, epochs: dict) -> dict:
     }
 
 
-def run_methods(data, k: int, seed: int, epochs: dict) -> list[dict]:
+def run_methods(data, k: int, seed: int, epochs: dict,
+                methods=METHODS) -> list[dict]:
     """One row of figures per method on one graph."""
     rows = []
     for name, fn in method_fns(data, k, seed, epochs).items():
+        if name not in methods:
+            continue
         reset_peak_rss()
         base = rss_mb()
         labels, seconds = timed(fn)
@@ -160,17 +203,17 @@ def summarize(runs: list[dict]) -> list[dict]:
     return rows
 
 
-def grid_markdown(rows: list[dict]) -> str:
+def grid_markdown(rows: list[dict], methods=METHODS) -> str:
     by_cell: dict = {}
     for r in rows:
         if r['dataset'] == 'csbm':
             by_cell.setdefault((r['graph_signal'], r['feature_signal']),
                                {})[r['method']] = r
-    lines = ['| λ | μ | ' + ' | '.join(METHODS) + ' |',
-             '|' + '---|' * (len(METHODS) + 2)]
+    lines = ['| λ | μ | ' + ' | '.join(methods) + ' |',
+             '|' + '---|' * (len(methods) + 2)]
     for (lam, mu), cell in by_cell.items():
         lines.append(f'| {lam} | {mu} | ' + ' | '.join(
-            f"{cell[m]['nmi_mean']:.3f}" for m in METHODS) + ' |')
+            f"{cell[m]['nmi_mean']:.3f}" for m in methods) + ' |')
     return '\n'.join(lines)
 
 
@@ -195,6 +238,8 @@ def heatmap(rows: list[dict], lams, mus, path: str) -> None:
     import matplotlib.pyplot as plt
 
     shown = ('SymNMF+X ANLS', 'DMoN', 'encoder (0.2.0)')
+    if not {r['method'] for r in rows} >= set(shown):
+        return
     grid = {m: np.full((len(lams), len(mus)), np.nan) for m in shown}
     for r in rows:
         if r['dataset'] == 'csbm' and r['method'] in grid:
@@ -247,7 +292,15 @@ def main() -> None:
     parser.add_argument('--pool-epochs', type=int, default=500)
     parser.add_argument('--no-grid', action='store_true',
                         help='CiteSeer only')
+    parser.add_argument('--no-words', action='store_true',
+                        help='skip the generated bag-of-words graph')
+    parser.add_argument('--methods', default=','.join(METHODS),
+                        help='comma-separated rows to run (default: all)')
     args = parser.parse_args()
+    methods = tuple(m for m in METHODS if m in args.methods.split(','))
+    unknown = set(args.methods.split(',')) - set(METHODS)
+    if unknown:
+        parser.error(f'unknown methods {sorted(unknown)}; known: {METHODS}')
     torch.set_num_threads(1)  # one thread each: comparable times
     if args.quick:
         lams, mus, seeds, n = [2.5], [2.0], 1, 300
@@ -260,18 +313,21 @@ def main() -> None:
     runs = []
 
     def record(name, data, k, seed, lam='', mu=''):
-        for row in run_methods(data, k, seed, epochs):
+        for row in run_methods(data, k, seed, epochs, methods):
             runs.append(dict(dataset=name, graph_signal=lam,
                              feature_signal=mu, seed=seed, **row))
         print(f'{name} λ={lam} μ={mu} seed={seed}: ' + ', '.join(
             f"{r['method']} {r['nmi']:.3f} ({r['seconds']:.1f}s)"
-            for r in runs[-len(METHODS):]), flush=True)
+            for r in runs[-len(methods):]), flush=True)
 
     if not args.quick:
         data = citeseer()
         if data is not None:
             for seed in range(seeds):
                 record('CiteSeer', data, 6, seed)
+        if not args.no_words:
+            for seed in range(seeds):
+                record('words', bag_of_words_graph(seed=seed), 6, seed)
     if not args.no_grid:
         print(f'# contextual SBM grid, N={n}, k=4, {seeds} seed(s)',
               flush=True)
@@ -286,7 +342,7 @@ def main() -> None:
     if not args.no_grid:
         heatmap(rows, lams, mus, output_path('attributed.png'))
         print('\nNMI, mean over seeds (contextual SBM grid)')
-        print(grid_markdown(rows))
+        print(grid_markdown(rows, methods))
     print('\nReal graphs, mean over seeds (NMI ± std)')
     print(real_markdown(rows))
 

@@ -15,10 +15,12 @@ from .defaults import (DEFAULT_ALPHA, DEFAULT_EPOCHS, DEFAULT_LR,
                        DEFAULT_MAX_ITER, DEFAULT_NUM_LAYERS, DEFAULT_TOL)
 from .factorize import (factorize, graph_operators, select_k,
                         validate_method)
-from .features import FEATURE_INITS, feature_graph, informative
+from .features import (FEATURE_INITS, feature_graph, informative,
+                       start_score)
 from .functional import propagate, symnmf_loss_of
 from .encoders import (ENCODER_EPOCHS, ENCODER_NUM_LAYERS, ENCODERS,
-                       FEATURE_WEIGHT, EncodedNet, signal_features)
+                       FEATURE_WEIGHT, EncodedNet, encoder_width,
+                       input_projection, signal_features)
 from .graphs import as_data
 from .init import random_membership, spectral_membership, zero_isolated
 from .metrics import modularity, modularity_from_edges
@@ -455,9 +457,13 @@ class SymNMFClustering:
         options: dict[str, Any] = dict(tol=self.tol, alpha=self.alpha,
                                        seed=self.seed, verbose=verbose)
         if self._h0 is None:
+            # On a feature-aware operator the starts are ranked by the
+            # modularity of their read-out (features.start_score).
+            score = start_score(raw, self.resolution) \
+                if raw is not inputs.graph_raw else None
             result = factorize(adj, k, self.method, max_iter=self.max_iter,
                                warn=warn, n_init=self._n_init(inputs),
-                               **options)
+                               score=score, **options)
             return result, self._read_out(raw, result.h)[0]
         best = SolverResult(self._h0, [], 0, 0)
         labels, quality = self._read_out(raw, self._h0)
@@ -669,8 +675,9 @@ class SymNMFClustering:
             if isinstance(self.encoder, str):  # 'gcn', seeded above
                 from torch_geometric.nn.models import GCN
                 assert x is not None  # checked by _inputs
-                return EncodedNet(GCN(x.size(1), 64, num_layers=2,
-                                       out_channels=k), net)
+                return EncodedNet(GCN(encoder_width(x), 64, num_layers=2,
+                                       out_channels=k), net,
+                                  input_projection(x, seed=self.seed))
             if self.encoder is not None:
                 encoder = self.encoder
                 for module in encoder.modules():

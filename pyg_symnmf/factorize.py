@@ -3,7 +3,7 @@ memberships :math:`\mathbf{H}`, with the pretrained SymNMF-Net or a
 classical solver, for one graph or a batch of graphs."""
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import torch
 from torch import Tensor
@@ -11,7 +11,8 @@ from torch import Tensor
 from .adjacency import (Adjacency, GraphLike, normalized_operator,
                         split_batch, to_adjacency)
 from .auto_k import KSelection, choose_k, default_max_k, partition_start
-from .features import FEATURE_INITS, feature_graph, informative
+from .features import (FEATURE_INITS, feature_graph, informative,
+                       start_score)
 from .functional import propagate, symnmf_loss_of
 from .init import (optimal_scale, random_membership, spectral_membership,
                    zero_isolated)
@@ -145,7 +146,9 @@ def symnmf(
             chosen, start = auto_start(op, op_raw, seed)
         else:
             chosen = check_rank(k, op.num_nodes)
-        return factorize(op, chosen, h0=start, **options).h
+        score = start_score(op_raw) if use_x and op_raw is not None \
+            else None
+        return factorize(op, chosen, h0=start, score=score, **options).h
 
     width = k if isinstance(k, int) else 16
     with thread_limit(n_jobs, adj.num_edges * width
@@ -228,7 +231,9 @@ def factorize(adj: Adjacency, k: int, method: str = 'anls', *,
               alpha: float = DEFAULT_ALPHA, seed: int = 0,
               h0: Optional[Tensor] = None, verbose: bool = False,
               warn: bool = True, net: Optional[SymNMFNet] = None,
-              n_init: int = 1) -> SolverResult:
+              n_init: int = 1,
+              score: Optional[Callable[[Tensor], float]] = None
+              ) -> SolverResult:
     """:func:`symnmf` on a built operator, returning the diagnostics too
     (loss curve, iterations, SpMMs). Validates every argument. With
     ``method="net"``, ``net`` (default: :meth:`SymNMFNet.pretrained`) runs
@@ -238,7 +243,9 @@ def factorize(adj: Adjacency, k: int, method: str = 'anls', *,
     runs ``n_init`` starts (not with ``h0``): the spectral start of
     :func:`~pyg_symnmf.init.spectral_membership` (a classical method's
     first), then those of seeds ``seed + 1, ...``, and returns the result
-    of lowest loss."""
+    of lowest loss, or of highest ``score(h)`` when given
+    (:func:`~pyg_symnmf.features.start_score` on a feature-aware
+    operator)."""
     check_number('n_init', n_init, integer=True, low=1)
     if method == 'net' and net is None:  # loaded once for every start
         net = SymNMFNet.pretrained()
@@ -252,6 +259,8 @@ def factorize(adj: Adjacency, k: int, method: str = 'anls', *,
                           alpha=alpha, seed=seed + i, verbose=verbose,
                           warn=warn, net=net, h0=first if i == 0 else None)
                 for i in range(n_init)]
+        if score is not None:
+            return max(runs, key=lambda r: score(r.h))
         return min(runs, key=lambda r: float(symnmf_loss_of(adj, r.h)))
     validate_method(method)
     k = check_rank(k, adj.num_nodes)

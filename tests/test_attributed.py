@@ -114,3 +114,74 @@ def test_attributed_benchmark_quick(tmp_path):
     for name in ('attributed.csv', 'attributed_runs.csv', 'attributed.png'):
         assert (tmp_path / name).stat().st_size > 0, name
     assert 'SymNMF+X ANLS' in result.stdout and '| 2.5 | 2.0 |' in result.stdout
+
+
+def wide_words(n=400, width=600, k=4, seed=0):
+    """Sparse binary bag-of-words features: each class has its own 40
+    frequent words, every node draws words from them and the rest."""
+    gen = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % k
+    prob = torch.full((k, width), 0.01)
+    for c in range(k):
+        prob[c, c * 40:(c + 1) * 40] = 0.25
+    x = (torch.rand(n, width, generator=gen) < prob[y]).float()
+    return x, y
+
+
+def test_input_projection_is_seeded_orthonormal_and_sparse_safe():
+    from pyg_symnmf.encoders import encoder_width, input_projection
+    x, _ = wide_words()
+    assert input_projection(x[:, :100]) is None  # narrow: read as is
+    v = input_projection(x, max_dim=32, seed=1)
+    assert v.shape == (600, 32) and v.dtype == torch.float32
+    assert torch.allclose(v.t() @ v, torch.eye(32), atol=1e-4)
+    assert torch.equal(v, input_projection(x, max_dim=32, seed=1))
+    sparse = input_projection(x.to_sparse(), max_dim=32, seed=1)
+    assert torch.allclose(v, sparse, atol=1e-5)
+    assert encoder_width(x, 32) == 32 and encoder_width(x[:, :10], 32) == 10
+    # The top directions of the words: the class words' span.
+    captured = (x @ v).norm() / x.norm()
+    assert captured > 0.6
+
+
+def test_encoded_net_projects_once_and_checks_the_width():
+    from torch_geometric.nn.models import GCN
+    from pyg_symnmf.encoders import EncodedNet, input_projection
+    from pyg_symnmf.nn import SymNMFNet
+    x, _ = wide_words()
+    v = input_projection(x, max_dim=16)
+    model = EncodedNet(GCN(16, 8, num_layers=2, out_channels=4),
+                       SymNMFNet(4, 2), v)
+    first = model.inputs(x)
+    assert first.shape == (400, 16) and model.inputs(x) is first
+    assert torch.allclose(first, x @ v, atol=1e-5)
+    assert 'projection' in model.state_dict()
+    with pytest.raises(ValueError, match='600 feature columns'):
+        model.inputs(x[:, :300])
+    assert EncodedNet(GCN(4, 8, 2, 4), SymNMFNet(4, 2)).inputs(x) is x
+
+
+def test_wide_signal_features_match_the_exact_directions(monkeypatch):
+    import pyg_symnmf.encoders as encoders
+    x, y = wide_words(n=200, width=300)
+    adj = to_adjacency(torch.tensor([[0, 1], [1, 0]]), num_nodes=200)
+    wide = signal_features(x, adj)  # 300 > 256, 200: randomised SVD
+    assert signal_features(x.to_sparse(), adj).shape == wide.shape
+    monkeypatch.setattr(encoders, 'ENCODER_MAX_DIM', 10 ** 6)
+    exact = signal_features(x, adj)  # the p x p eigendecomposition
+    assert wide.shape[1] >= 3 and exact.shape[1] >= wide.shape[1]
+    kw, ke = wide @ wide.t(), exact @ exact.t()
+    assert float((kw - ke).norm() / ke.norm()) < 0.1
+    from sklearn.cluster import KMeans
+    labels = KMeans(4, n_init=4, random_state=0).fit_predict(wide.numpy())
+    assert metrics.nmi(y, torch.as_tensor(labels)) > 0.9
+
+
+def test_wide_signal_features_of_noise_words_are_small():
+    gen = torch.Generator().manual_seed(0)
+    noise = (torch.rand(200, 400, generator=gen) < 0.05).float()
+    adj = to_adjacency(torch.tensor([[0, 1], [1, 0]]), num_nodes=200)
+    kept = signal_features(noise, adj)
+    signal = signal_features(wide_words(200, 400)[0], adj)
+    assert kept is None or float((kept.t() @ kept).norm()) < \
+        0.05 * float((signal.t() @ signal).norm())

@@ -1,5 +1,7 @@
 """The feature-aware operator (pyg_symnmf.features) and its use by default
 in SymNMFClustering, symnmf and DetectCommunities."""
+import pathlib
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -274,3 +276,76 @@ def test_features_that_only_name_nodes_are_not_used():
                        SymNMFClustering(4).fit(bare).embedding_)
     with pytest.raises(ValueError, match='tell nodes apart'):
         feature_graph(karate.x, karate.edge_index)
+
+
+def test_start_score_is_the_modularity_of_the_arg_max_partition():
+    data = datasets.sbm([60, 60, 60], 0.3, 0.01, seed=0)
+    raw = feature_graph(torch.nn.functional.one_hot(data.y, 3).double()
+                        + 0.1 * torch.randn(180, 3,
+                                            generator=torch.Generator()
+                                            .manual_seed(0)).double(),
+                        data.edge_index, k=3, normalize=False)
+    score = features.start_score(raw)
+    truth = torch.nn.functional.one_hot(data.y, 3).double()
+    merged = torch.nn.functional.one_hot(data.y.clamp(max=1), 3).double()
+    assert score(truth) == pytest.approx(metrics.modularity(raw, data.y),
+                                         abs=1e-6)
+    assert score(truth) > score(merged) + 0.1
+    # Soft memberships score by their arg max; the scale does not matter.
+    assert score(3.0 * truth + 0.2) == pytest.approx(score(truth))
+    with_resolution = features.start_score(raw, resolution=2.0)
+    assert with_resolution(truth) < score(truth)
+
+
+def test_start_score_prefers_the_better_basin_on_a_contextual_sbm():
+    # lambda = 1.5, mu = 0.5 (benchmarks/attributed.py): the starts end in
+    # two basins of almost the same loss; the score separates them.
+    from pyg_symnmf.factorize import factorize
+    data = datasets.contextual_sbm(2000, 4, 1.5, 0.5, seed=2)
+    raw = feature_graph(data.x, data.edge_index, k=4, normalize=False)
+    adj = to_adjacency(raw.csr, normalize=True)
+    score = features.start_score(raw)
+    runs = [factorize(adj, 4, seed=2 + i) for i in range(1, 8)]
+    best = max(runs, key=lambda r: score(r.h))
+    worst = min(runs, key=lambda r: score(r.h))
+    nmi_best = metrics.nmi(data.y, best.h.argmax(1))
+    assert nmi_best > metrics.nmi(data.y, worst.h.argmax(1)) + 0.1
+    assert nmi_best > 0.5
+
+
+def test_wide_dense_words_are_projected_as_sparse_words():
+    gen = torch.Generator().manual_seed(0)
+    words = (torch.rand(300, 400, generator=gen) < 0.02).double()
+    dense = features.prepared_features(words, max_dim=32, seed=3)
+    sparse = features.prepared_features(words.to_sparse(), max_dim=32,
+                                        seed=3)
+    assert dense.shape == (300, 32)
+    assert torch.allclose(dense, sparse, atol=1e-10)
+
+
+def test_disconnected_graph_weighs_by_its_edge_agreement(monkeypatch):
+    # A CiteSeer-like generated graph (many components, isolated nodes,
+    # binary words): its eigengap at k is 0, yet its edges agree with the
+    # features, so it weighs h > 0 in the operator, and that pays.
+    import sys
+    sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / 'benchmarks'))
+    from attributed import bag_of_words_graph
+    data = bag_of_words_graph(seed=2)  # N = 3000, k = 6
+    adj = to_adjacency(data.edge_index, num_nodes=3000, normalize=True,
+                       dtype=torch.float64)
+    assert features.relative_eigengap(adj, 6) == pytest.approx(0, abs=1e-6)
+    m = features._num_neighbors(3000, 6, None)
+    h = features.edge_agreement(features.prepared_features(data.x), adj, m)
+    assert h > 0.05
+    fused = feature_graph(data.x, data.edge_index, k=6, normalize=False)
+    alone = feature_graph(data.x, data.edge_index, k=6, graph_weight=0,
+                          normalize=False)
+    # The graph's edges are in the operator with weight h (normalised).
+    assert fused.num_edges > alone.num_edges
+    default = SymNMFClustering(6, seed=0).fit_predict(data)
+    monkeypatch.setattr('pyg_symnmf.estimator.feature_graph',
+                        lambda *a, **kw: feature_graph(*a, graph_weight=0,
+                                                       **kw))
+    without = SymNMFClustering(6, seed=0).fit_predict(data)
+    assert metrics.nmi(data.y, default) > metrics.nmi(data.y, without) + 0.1
+    assert metrics.nmi(data.y, default) > 0.8
