@@ -212,8 +212,12 @@ class SymNMFClustering:
     :func:`~pyg_symnmf.to_adjacency` does: a
     :class:`~torch_geometric.data.Data` (its ``x`` used by an encoder), an
     ``edge_index``, a :class:`torch.sparse` tensor, a SciPy sparse matrix,
-    a networkx graph. ``fit(X, y=None)`` ignores ``y`` (unsupervised), so the
-    estimator sits at the end of a scikit-learn ``Pipeline``.
+    a networkx graph, or a built :class:`~pyg_symnmf.Adjacency` (also as a
+    ``Data``'s ``adj_t``, beside ``x``): an unnormalised one is normalised
+    with ``normalize=True`` and serves as modularity's weights, so a caller
+    that factors one graph many times builds it once. ``fit(X, y=None)``
+    ignores ``y`` (unsupervised), so the estimator sits at the end of a
+    scikit-learn ``Pipeline``.
 
     Attributes:
         n_communities_ (int): :math:`k`, the columns of ``embedding_``.
