@@ -36,7 +36,7 @@ multiplied as sparse tensors.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import torch
 import torch.nn.functional as F
@@ -180,15 +180,8 @@ def signal_features(x: Optional[Tensor], adj: Adjacency) -> Optional[Tensor]:
         return None
     values, vectors = torch.linalg.eigh(xc.t() @ xc / n)
     sigma2 = values.median() if p <= n else values.sum() / p
-    if not sigma2 > 0:
-        return None
-    edge = sigma2 * (1 + (p / n) ** 0.5) ** 2
-    keep = values > edge
-    if not keep.any():
-        return None
-    shrink = ((values[keep] - edge) / values[keep]).sqrt()
-    xs = xc @ (vectors[:, keep] * shrink) / (n * sigma2).sqrt()
-    return (xs * adj.scale ** 0.5).to(adj.dtype).to(adj.device)
+    return _above_noise(values, lambda keep, shrink:
+                        xc @ (vectors[:, keep] * shrink), sigma2, n, p, adj)
 
 
 
@@ -228,8 +221,20 @@ def _wide_signal_features(x: Tensor, adj: Adjacency,
         torch.manual_seed(seed)
         u, s, _ = torch.svd_lowrank(z, q=q, niter=WIDE_POWER_ITERATIONS,
                                     M=(mean[kept] * scale).unsqueeze(0))
-    values = s.square() / n
     sigma2 = (n - 1) / n  # tr C / p: standardised columns (p > N)
+    return _above_noise(s.square() / n, lambda keep, shrink:
+                        u[:, keep] * (s[keep] * shrink), sigma2, n, p, adj)
+
+
+def _above_noise(values: Tensor,
+                 project: Callable[[Tensor, Tensor], Tensor],
+                 sigma2: Any, n: int, p: int, adj: Adjacency
+                 ) -> Optional[Tensor]:
+    r"""The feature directions whose covariance eigenvalue (``values``)
+    rises above the Marchenko-Pastur edge :math:`\sigma^2(1 +
+    \sqrt{p/N})^2`, each shrunk by :math:`\sqrt{(\lambda -
+    \text{edge})/\lambda}` (``project(keep, shrink)`` maps them to node
+    rows), scaled to the operator; ``None`` when none rises."""
     if not sigma2 > 0:
         return None
     edge = sigma2 * (1 + (p / n) ** 0.5) ** 2
@@ -237,5 +242,5 @@ def _wide_signal_features(x: Tensor, adj: Adjacency,
     if not keep.any():
         return None
     shrink = ((values[keep] - edge) / values[keep]).sqrt()
-    xs = u[:, keep] * (s[keep] * shrink) / (n * sigma2) ** 0.5
+    xs = project(keep, shrink) / (n * sigma2) ** 0.5
     return (xs * adj.scale ** 0.5).to(adj.dtype).to(adj.device)

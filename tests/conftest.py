@@ -22,3 +22,20 @@ def offline(monkeypatch):
 
     monkeypatch.setattr(torch_geometric.io.fs, 'cp', fail)
     monkeypatch.setattr(torch_geometric.data.download, 'download_url', fail)
+
+
+@pytest.fixture
+def count_calls(monkeypatch):
+    """``count_calls(module, name)``: a list that grows by one at every call
+    of ``module.name``, which still runs."""
+    def install(module, name):
+        calls = []
+        real = getattr(module, name)
+
+        def counted(*args, **kwargs):
+            calls.append(1)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counted)
+        return calls
+    return install

@@ -64,19 +64,12 @@ def test_default_run_prints_the_table(capsys):
         assert name in out
 
 
-def test_a_default_run_builds_the_operator_at_most_twice(monkeypatch,
+def test_a_default_run_builds_the_operator_at_most_twice(count_calls,
                                                           capsys):
     # Every conversion of a graph into an operator goes through _to_coo;
     # the rows, the k selection, the cover and the figures share one build.
     import pyg_symnmf.adjacency as adjacency
-    builds = []
-    convert = adjacency._to_coo
-
-    def counted(*args, **kwargs):
-        builds.append(1)
-        return convert(*args, **kwargs)
-
-    monkeypatch.setattr(adjacency, '_to_coo', counted)
+    builds = count_calls(adjacency, '_to_coo')
     assert main(['--quiet']) == 0
     assert 'Leiden' in capsys.readouterr().out
     assert 1 <= len(builds) <= 2, len(builds)

@@ -206,16 +206,9 @@ def test_a_batch_and_an_encoder_without_features_are_refused(planted):
         est.fit(Data(edge_index=planted.edge_index, num_nodes=90))
 
 
-def test_fine_tuning_computes_the_constant_start_once(planted, monkeypatch):
+def test_fine_tuning_computes_the_constant_start_once(planted, count_calls):
     from pyg_symnmf import estimator as module
-    calls = []
-    real = module.spectral_membership
-
-    def counted(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(module, 'spectral_membership', counted)
+    calls = count_calls(module, 'spectral_membership')
     SymNMFClustering(3, method='net', epochs=5).fit(planted)
     assert len(calls) == 2  # training, then inference: not once per epoch
 
@@ -262,18 +255,11 @@ def test_the_plan_says_what_fit_runs():
 
 
 @pytest.mark.parametrize('k', [3, 'auto'])
-def test_fit_builds_the_operator_once(planted, monkeypatch, k):
+def test_fit_builds_the_operator_once(planted, count_calls, k):
     # The normalised operator, the raw weights of modularity, the k
     # selection, the refinement and the cover all read one build.
     import pyg_symnmf.adjacency as adjacency
-    builds = []
-    convert = adjacency._to_coo
-
-    def counted(*args, **kwargs):
-        builds.append(1)
-        return convert(*args, **kwargs)
-
-    monkeypatch.setattr(adjacency, '_to_coo', counted)
+    builds = count_calls(adjacency, '_to_coo')
     est = SymNMFClustering(k).fit(planted)
     assert len(builds) == 1
     est.predict(planted)
