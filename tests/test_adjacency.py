@@ -175,3 +175,35 @@ BAD_INPUTS = [
 def test_bad_input_raises_a_clear_error(name, args, kwargs, error, match):
     with pytest.raises(error, match=match):
         to_adjacency(*args, **kwargs)
+
+
+def test_normalized_operator_matches_a_direct_build_and_its_gradients():
+    from torch.autograd import gradcheck
+
+    from pyg_symnmf import symnmf_loss
+    from pyg_symnmf.adjacency import normalized_operator
+    from pyg_symnmf.factorize import graph_operators
+
+    edge_index, weight = random_graph(12, 30, seed=4)
+    weight = weight.double()
+    direct = to_adjacency(edge_index, weight)
+    raw, derived = graph_operators(edge_index, weight)
+    assert torch.equal(derived.values, direct.values)
+    assert torch.equal(derived.csr.col_indices(), direct.csr.col_indices())
+    assert not raw.normalized and torch.equal(
+        raw.csr.to_dense(), dense(edge_index, weight, 12))
+    assert normalized_operator(direct) is direct
+    # Gradients reach the edge weights through the derived operator, as
+    # through a direct build (checked against finite differences).
+    h = torch.rand(12, 3, dtype=torch.float64)
+
+    def loss(w):
+        return symnmf_loss(graph_operators(edge_index, w)[1], h)
+
+    w = weight.clone().requires_grad_()
+    assert gradcheck(loss, (w,))
+    expected = torch.autograd.grad(symnmf_loss(
+        to_adjacency(edge_index, w), h), w)[0]
+    assert torch.allclose(torch.autograd.grad(loss(w), w)[0], expected)
+    assert torch.allclose(derived.csr.to_dense(),
+                          normalized(dense(edge_index, weight, 12)))
