@@ -489,3 +489,23 @@ def test_large_integer_edge_list_takes_the_pandas_path(tmp_path, monkeypatch):
     monkeypatch.setattr(psio, '_read_edge_list_lines', None)  # not used
     graph = psio.read_graph(path)
     assert graph.node_ids == sorted(set(edges.ravel().tolist()))
+
+
+def test_clean_graph_applies_the_file_rules_in_memory():
+    from pyg_symnmf.io import clean_graph
+
+    # A self-loop, a duplicate, a directed edge and a zero weight.
+    edge_index = torch.tensor([[0, 1, 1, 1, 2, 3], [1, 0, 0, 1, 3, 0]])
+    weight = torch.tensor([1.0, 1.0, 1.0, 5.0, 2.0, 0.0])
+    result = clean_graph(edge_index, weight, 4, 'Planetoid:Toy')
+    notices = ' '.join(result.notices)
+    for expected in ('zero-weight', 'self-loop', 'duplicate', 'directed'):
+        assert expected in notices, notices
+    a = torch.sparse_coo_tensor(result.data.edge_index,
+                                result.data.edge_weight, (4, 4)).to_dense()
+    assert torch.equal(a, a.t()) and float(a.diagonal().abs().sum()) == 0
+    assert float(a[0, 1]) == 1.5  # 0 -> 1 once, 1 -> 0 twice: (1 + 2) / 2
+    assert float(a[2, 3]) == 1.0  # 2 -> 3 alone: (A + A^T) / 2
+    assert result.node_ids == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match='negative'):
+        clean_graph(edge_index, -weight, 4, 'Planetoid:Toy')
