@@ -64,8 +64,9 @@ The settings are chosen without labels (see the module constants and
   :func:`bag_of_words_graph`: degree-corrected SBM of mean degree 2.8,
   about 10 % isolated nodes, 3,000 binary words; :math:`h \approx 0.13`,
   eigengap 0; seeds 0-2): NMI 0.15-0.75 with :math:`w = 0` (0.50-0.96
-  with the starts ranked by :func:`start_score`), 0.97 with :math:`w = h` (on a first draft of the generator: 0.98 with :math:`h`,
-  0.96 with :math:`2h`, 0.90 with :math:`4h`, 0.34-0.43 with 0); the
+  with the starts ranked by :func:`start_score`), 0.97 with :math:`w = h`
+  (on a first draft of the generator: 0.98 with :math:`h`, 0.96 with
+  :math:`2h`, 0.90 with :math:`4h`, 0.34-0.43 with 0); the
   contextual-SBM grid, whose graphs are connected, is unchanged (within
   0.006 NMI).
 
@@ -108,7 +109,7 @@ STEP_TOL = 0.05      # stop filtering when the average moves less than this
 MAX_STEPS = 16
 MAX_DIM = 256        # wider features are projected on this many directions
 SPARSE_DENSITY = 0.1  # wide dense features with fewer nonzeros: made sparse
-FEATURE_INITS = 8    # starts tried on a feature-aware operator (lowest loss)
+FEATURE_INITS = 8    # starts tried on a feature-aware operator (start_score)
 MIN_NEIGHBORS = 10
 MAX_NEIGHBORS = 200
 CHUNK_ELEMENTS = 1 << 22  # similarities held at once by the kNN search
