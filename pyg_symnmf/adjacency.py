@@ -375,10 +375,11 @@ def csr_matrix(row: Optional[Tensor], col: Tensor, value: Tensor,
                ) -> Tensor:
     r"""The one place that builds a CSR tensor: from COO entries sorted by
     row (``value`` used detached), with the row pointers ``crow`` when
-    already known (:func:`row_pointers`; ``row`` is then not needed). Indices are made contiguous first
-    (a strided view such as ``torch.tensor(pairs).t()[1]`` would otherwise
-    be read as raw memory), and the tensor is built with explicit invariant
-    settings, PyTorch's beta notice about sparse CSR silenced here."""
+    already known (:func:`row_pointers`; ``row`` is then not needed).
+    Indices are made contiguous first (a strided view such as
+    ``torch.tensor(pairs).t()[1]`` would otherwise be read as raw memory),
+    and the tensor is built with explicit invariant settings, PyTorch's
+    beta notice about sparse CSR silenced here."""
     if crow is None:
         assert row is not None, 'csr_matrix needs the rows or their pointers'
         crow = row_pointers(row, shape[0])

@@ -115,7 +115,8 @@ def random_graph(num_nodes: int = 30, num_edges: int = 80, seed: int = 0,
     return edge_index, weight
 
 
-DATASETS: dict[str, Callable[..., Data]] = {'karate': karate, 'digits': digits, 'sbm': sbm, 'lfr': lfr}
+DATASETS: dict[str, Callable[..., Data]] = {'karate': karate, 'digits': digits,
+                                            'sbm': sbm, 'lfr': lfr}
 
 # Whether to factor each dataset's normalised adjacency. Raw kernel
 # similarities factor better than their normalised form on the digits graph
@@ -231,9 +232,11 @@ def planted_partition(num_nodes: int, k: int, average_degree: float = 20.0,
     labels = np.empty(num_nodes, dtype=np.int64)
     labels[perm] = y
     keep = src != dst
-    edge_index = torch.from_numpy(np.stack([np.concatenate([src[keep], dst[keep]]),
-                                            np.concatenate([dst[keep], src[keep]])]))
-    edge_weight = torch.from_numpy(np.concatenate([weight[keep], weight[keep]]))
+    edge_index = torch.from_numpy(np.stack([
+        np.concatenate([src[keep], dst[keep]]),
+        np.concatenate([dst[keep], src[keep]])]))
+    edge_weight = torch.from_numpy(np.concatenate([weight[keep],
+                                                   weight[keep]]))
     edge_index, edge_weight = coalesce(edge_index, edge_weight.float(),
                                        num_nodes, reduce='sum')
     data = Data(edge_index=edge_index, y=torch.from_numpy(labels),
@@ -255,7 +258,8 @@ def gaussian_mixture_knn(num_nodes: int, k: int, num_features: int = 8,
     centers = rng.normal(size=(k, num_features)) * separation
     y = rng.integers(0, k, num_nodes)
     widths = rng.uniform(0.5, 1.5, k)
-    x = centers[y] + rng.normal(size=(num_nodes, num_features)) * widths[y, None]
+    x = centers[y] + rng.normal(size=(num_nodes, num_features)) \
+        * widths[y, None]
     data = Data(x=torch.from_numpy(x).float(), y=torch.from_numpy(y))
     return SelfTuningKNNGraph(num_neighbors)(data)
 
