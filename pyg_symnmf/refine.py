@@ -21,18 +21,24 @@ turns it into one that holds up under modularity
 
    (:math:`w_{id}` the weight from :math:`i` to :math:`d`, :math:`k_i` its
    degree) and the nodes with a positive best gain move together. Moves
-   made together interact (two neighbours swapping communities), so the
-   new :math:`Q_\gamma` is computed exactly and the round is taken only if
-   it rose; otherwise a random half of the movers tries again, then a
-   quarter, and finally the moves that share no community with a better
-   move, whose gains add up exactly. Each round a random half of the
-   communities may only receive nodes and the other half only send them
-   (the other way round when that gives no move), so that two groups never
-   swap places at once: on a 10^5-node planted partition, moving every
-   node together merged planted communities. A node alone in its community
-   joins another lone node only if that one has a smaller label. A node
-   that stays as a sender for two rounds retires until a neighbour moves
-   (Leiden's queue).
+   made together interact (two neighbours swapping communities), so the new
+   :math:`Q_\gamma` is computed exactly (from the edges of the moved nodes
+   and the volumes of their communities, not by a pass over all edges) and
+   the round is taken only if it rose; otherwise a random half of the
+   movers tries again, then a quarter, and finally the moves that share no
+   community with a better move, whose gains add up exactly. Each round a
+   random half of the communities may only receive nodes and the other half
+   only send them (the other way round when that gives no move), so that
+   two groups never swap places at once: on a 10^5-node planted partition,
+   moving every node together merged planted communities. A node alone in
+   its community joins another lone node only if that one has a smaller
+   label. A node that stays as a sender for two rounds retires until a
+   neighbour moves (Leiden's queue). From the given partition, and inside
+   communities in step 2, the moves stop early when they no longer pay
+   (:obj:`EARLY`: a round's rise per edge scanned under 5 % of the mean so
+   far; on a 10^5-node planted partition, from singletons, rounds kept
+   moving a tenth of the nodes for ever smaller rises); step 2 and the last
+   pass take it from there.
 2. **Refinement and merges** (``aggregate``, Leiden's second phase): each
    community is refined from singletons by step 1 restricted to its own
    edges; the sub-communities become the nodes of a weighted graph
@@ -84,6 +90,10 @@ _MIN_GAIN = 1e-12
 #: A column whose community holds under this share of the mean community
 #: volume is near-empty (:func:`wasted_column`).
 NEAR_EMPTY = 0.01
+#: Local moves from a given partition stop early when a round's rise per
+#: scanned edge falls below this share of the mean rise per scanned edge
+#: of all rounds before (:func:`_local_moves`).
+EARLY = 0.05
 
 
 def refine_partition(graph: GraphLike, labels: Tensor, *,
@@ -154,7 +164,7 @@ def refine_partition(graph: GraphLike, labels: Tensor, *,
         quality = graph_.modularity(current, resolution)
         for _ in range(iterations):
             current = _local_moves(graph_, current, resolution, max_rounds,
-                                   tol, gen)
+                                   tol, gen, early=EARLY)
             if not aggregate:
                 break
             better = _leiden_level(graph_, current, resolution, max_rounds,
@@ -203,6 +213,26 @@ class _Graph:
         self.partial = False
         off = row != col
         self.off_row, self.off_col, self.off_val = row[off], col[off], val[off]
+        # Rows come sorted (CSR order, kept by every subset and coarsening).
+        self.off_ptr = torch.zeros(n + 1, dtype=torch.long)
+        torch.cumsum(torch.bincount(self.off_row, minlength=n), 0,
+                     out=self.off_ptr[1:])
+        self.off_count = self.off_ptr.diff()
+
+    def edges_of(self, nodes: Tensor) -> tuple[Tensor, Tensor]:
+        """Positions of the off-diagonal entries in the rows ``nodes``
+        and their rows (ascending nodes give ascending positions), from
+        the row pointers: :math:`O(\\sum \\deg)`, no pass over all
+        edges."""
+        ptr = self.off_ptr
+        begin = ptr.index_select(0, nodes)
+        count = ptr.index_select(0, nodes + 1) - begin
+        offset = torch.cumsum(count, 0) - count
+        total = int(count.sum())
+        return (torch.repeat_interleave(begin - offset, count,
+                                        output_size=total)
+                + torch.arange(total),
+                torch.repeat_interleave(nodes, count, output_size=total))
 
     def restricted(self, labels: Tensor) -> '_Graph':
         """The edges inside the communities of ``labels``, with the whole
@@ -253,10 +283,18 @@ def connected_communities(graph: _Graph, labels: Tensor) -> Tensor:
 
 def _local_moves(graph: _Graph, labels: Tensor, resolution: float,
                  max_rounds: int, tol: float, gen: torch.Generator,
-                 new_communities: bool = True) -> Tensor:
-    """Step 1 of the module notes until ``Q`` stops rising."""
+                 new_communities: bool = True,
+                 early: Optional[float] = None) -> Tensor:
+    """Step 1 of the module notes until ``Q`` stops rising, or (with
+    ``early``) until it no longer pays: a round's rise per off-diagonal
+    entry its senders scanned falls below ``early`` times the mean rise
+    per entry scanned since the start. Rounds that still move many nodes
+    for little gain stop; a tail of cheap rounds (few nodes still active)
+    goes on. Each round's rise is exact and incremental (:func:`_rise`)."""
     n = graph.n
     quality = graph.modularity(labels, resolution)
+    start = quality
+    work = 0.0
     active = torch.ones(n, dtype=torch.bool)
     idle = torch.zeros(n, dtype=torch.long)
     for _ in range(max_rounds):
@@ -264,7 +302,7 @@ def _local_moves(graph: _Graph, labels: Tensor, resolution: float,
         # rest only sends: no two groups of nodes swap places at once.
         receives = torch.rand(n, generator=gen) < 0.5
         for receives in (receives, ~receives):  # then the other way round
-            sending = active & ~receives[labels]
+            sending = active & ~_at(receives, labels)
             moves = _best_moves(graph, labels, resolution, sending,
                                 new_communities, receives)
             if moves is not None:
@@ -272,38 +310,80 @@ def _local_moves(graph: _Graph, labels: Tensor, resolution: float,
         if moves is None:
             break
         node, target, gain = moves
+        vol = torch.zeros(n, dtype=graph.degree.dtype).index_add_(
+            0, labels, graph.degree)
         accepted = None
         fraction = 1.0
         while accepted is None and fraction >= 0.25:
             keep = torch.rand(node.numel(), generator=gen) < fraction \
                 if fraction < 1 else torch.ones(node.numel(), dtype=torch.bool)
             if bool(keep.any()):
-                trial = labels.clone()
-                trial[node[keep]] = target[keep]
-                q = graph.modularity(trial, resolution)
-                if q > quality:
-                    accepted, quality_new = trial, q
+                chosen = torch.nonzero(keep).flatten()
+                trial = labels.index_copy(0, _at(node, chosen),
+                                          _at(target, chosen))
+                rise, near = _rise(graph, labels, trial, _at(node, chosen),
+                                   vol, resolution)
+                if rise > 0:
+                    accepted = trial
             fraction /= 2
         if accepted is None:  # the moves whose gains add up exactly
-            keep = _independent(labels[node], target, gain, n)
-            accepted = labels.clone()
-            accepted[node[keep]] = target[keep]
-            quality_new = graph.modularity(accepted, resolution)
-        rise = quality_new - quality
+            keep = _independent(_at(labels, node), target, gain, n)
+            chosen = torch.nonzero(keep).flatten()
+            accepted = labels.index_copy(0, _at(node, chosen),
+                                         _at(target, chosen))
+            rise, near = _rise(graph, labels, accepted, _at(node, chosen),
+                               vol, resolution)
+        quality_new = quality + rise
         # Leiden's queue: a node retires after two rounds as a sender
         # without moving (once, its best community may not have been
         # receiving) and comes back when a neighbour moves.
         moved = accepted != labels
         idle = torch.where(sending & ~moved, idle + 1, idle)
         idle[moved] = 0
-        touched = torch.zeros(n, dtype=torch.bool)
-        touched[graph.off_col[moved[graph.off_row]]] = True
-        idle[touched] = 0
+        idle[near] = 0
         active = idle < 2
         labels, quality = accepted, quality_new
-        if rise < tol:
+        scanned = float(torch.where(sending, graph.off_count, 0).sum())
+        work += scanned
+        if rise < tol or (early is not None and rise * work
+                          < early * (quality - start) * scanned):
             break
     return labels
+
+
+def _rise(graph: _Graph, old: Tensor, new: Tensor, node: Tensor,
+          vol: Tensor, resolution: float) -> tuple[float, Tensor]:
+    r"""The exact change of :math:`Q_\gamma` from ``old`` to ``new`` labels,
+    which differ at the nodes ``node`` only (no repeats), from their edges
+    alone: :math:`O(\sum_{i \in \text{node}} \deg_i + N)`, not
+    :math:`O(|\mathcal{E}|)`. ``vol``: the community volumes under
+    ``old``. Also returns the neighbours of ``node``.
+
+    With :math:`L` the stored weight inside communities and :math:`M` the
+    moved nodes, the entries :math:`(i, j)` with :math:`i \in M` are
+    gathered by row; those with :math:`j \notin M` stand for their mirror
+    :math:`(j, i)` too, so they count twice; :math:`\Delta Q_\gamma =
+    \Delta L / 2m - \gamma \sum_c (v'_c - v_c)(v'_c + v_c) / (2m)^2`
+    over the communities whose volume changed."""
+    idx, row = graph.edges_of(node)
+    col = _at(graph.off_col, idx)
+    val = _at(graph.off_val, idx)
+    change = val * ((_at(new, row) == _at(new, col)).to(val.dtype)
+                    - (_at(old, row) == _at(old, col)).to(val.dtype))
+    outside = torch.ones(graph.n, dtype=torch.bool)
+    outside[node] = False
+    # Entries with one end moved stand for their mirror too.
+    inside = float(change.sum()
+                   + torch.where(_at(outside, col), change, 0.0).sum())
+    deg = _at(graph.degree, node)
+    new_c, old_c = _at(new, node), _at(old, node)
+    step = torch.zeros_like(vol).index_add_(0, new_c, deg).index_add_(
+        0, old_c, -deg)
+    comm = torch.cat([new_c, old_c]).unique()
+    shift = _at(step, comm)
+    volume = float((shift * (2 * _at(vol, comm) + shift)).sum())
+    two_m = graph.two_m
+    return inside / two_m - resolution * volume / two_m ** 2, col
 
 
 def _best_moves(graph: _Graph, labels: Tensor, resolution: float,
@@ -314,38 +394,43 @@ def _best_moves(graph: _Graph, labels: Tensor, resolution: float,
     ``(node, target community, gain)``, or ``None`` when none gains.
     Targets of moves to a new community are unused labels."""
     n, two_m, deg = graph.n, graph.two_m, graph.degree
-    edges = active[graph.off_row]
-    row, col, val = (graph.off_row[edges], graph.off_col[edges],
-                     graph.off_val[edges])
+    idx, row = graph.edges_of(torch.nonzero(active).flatten())
+    to = _at(labels, _at(graph.off_col, idx))
+    if receives is not None:  # only edges to a community open to it count
+        keep = torch.nonzero(_at(receives, to)
+                             | (to == _at(labels, row))).flatten()
+        idx, row, to = _at(idx, keep), _at(row, keep), _at(to, keep)
+    val = _at(graph.off_val, idx)
     # Weight from each node to each community it touches: one sort.
-    key = row * n + labels[col]
+    key = row * n + to
     pairs, inverse = torch.unique(key, return_inverse=True)
     weight = torch.zeros(pairs.numel(), dtype=val.dtype).index_add_(
         0, inverse, val)
     node, comm = pairs // n, pairs % n
-    own = labels[node] == comm
-    w_own = torch.zeros(n, dtype=val.dtype).index_add_(0, node[own],
-                                                       weight[own])
+    src = _at(labels, node)
+    own = src == comm
+    w_own = torch.zeros(n, dtype=val.dtype).index_add_(
+        0, node, torch.where(own, weight, torch.zeros_like(weight)))
     vol = torch.zeros(n, dtype=val.dtype).index_add_(0, labels, deg)
     size = torch.bincount(labels, minlength=n)
-    src = labels[node]
-    gain = 2 * (weight - w_own[node]) / two_m - resolution * 2 * deg[node] \
-        * (vol[comm] - vol[src] + deg[node]) / two_m ** 2
+    deg_node = _at(deg, node)
+    gain = 2 * (weight - _at(w_own, node)) / two_m - resolution * 2 \
+        * deg_node * (_at(vol, comm) - _at(vol, src) + deg_node) / two_m ** 2
     # No swaps of lone nodes: one joins the other only downwards.
-    swap = (size[src] == 1) & (size[comm] == 1) & (comm > src)
+    swap = (_at(size, src) == 1) & (_at(size, comm) == 1) & (comm > src)
     blocked = own | swap
     if receives is not None:
-        blocked |= ~receives[comm]
+        blocked |= ~_at(receives, comm)
     gain = torch.where(blocked, torch.full_like(gain, -torch.inf), gain)
     best = torch.full((n,), -torch.inf, dtype=gain.dtype).scatter_reduce(
         0, node, gain, 'amax')
     pick = torch.full((n,), n, dtype=torch.long).scatter_reduce(
-        0, node, torch.where(gain == best[node], comm, n), 'amin')
+        0, node, torch.where(gain == _at(best, node), comm, n), 'amin')
     # Leaving for a community of its own (only from a shared community).
     alone = -2 * w_own / two_m + resolution * 2 * deg \
-        * (vol[labels] - deg) / two_m ** 2
-    alone = torch.where((size[labels] > 1) & active & new_communities, alone,
-                        torch.full_like(alone, -torch.inf))
+        * (_at(vol, labels) - deg) / two_m ** 2
+    alone = torch.where((_at(size, labels) > 1) & active & new_communities,
+                        alone, torch.full_like(alone, -torch.inf))
     leave = alone > best
     best = torch.where(leave, alone, best)
     movers = torch.nonzero(best > _MIN_GAIN).flatten()
@@ -358,7 +443,13 @@ def _best_moves(graph: _Graph, labels: Tensor, resolution: float,
         leaving = leaving[:free.numel()]
     target = pick.clone()
     target[leaving] = free[:leaving.numel()]
-    return movers, target[movers], best[movers]
+    return movers, _at(target, movers), _at(best, movers)
+
+
+def _at(values: Tensor, index: Tensor) -> Tensor:
+    """``values[index]`` along the first dimension (``index_select``:
+    several times faster than advanced indexing on the CPU)."""
+    return values.index_select(0, index)
 
 
 def _independent(src: Tensor, dst: Tensor, gain: Tensor, n: int) -> Tensor:
@@ -380,7 +471,7 @@ def _leiden_level(graph: _Graph, labels: Tensor, resolution: float,
     inside it (so a community can later split); the sub-communities become
     nodes, start in their community, and move and merge there."""
     inner = _local_moves(graph.restricted(labels), torch.arange(graph.n),
-                         resolution, max_rounds, tol, gen)
+                         resolution, max_rounds, tol, gen, early=EARLY)
     inner = _compact(inner)
     k = int(inner.max()) + 1
     coarse = _coarsen(graph, inner, k)

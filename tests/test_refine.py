@@ -117,6 +117,100 @@ def test_move_gains_are_exact(gamma):
             g, abs=1e-12)
 
 
+@pytest.mark.parametrize('gamma', [1.0, 2.0])
+def test_incremental_rise_equals_full_recomputation(gamma):
+    from pyg_symnmf import refine
+    edge_index, weight = random_graph(120, 600, 3, weighted=True)
+    # Self-loops too: they never change the weight inside communities.
+    loops = torch.arange(0, 120, 7)
+    edge_index = torch.cat([edge_index, loops.repeat(2, 1)], 1)
+    weight = torch.cat([weight, torch.rand(loops.numel(), dtype=weight.dtype,
+                        generator=torch.Generator().manual_seed(0))])
+    adj = to_adjacency(edge_index, weight, 120, normalize=False,
+                       dtype=torch.float64)
+    whole = refine._Graph(adj.row(), adj.col(), adj.values, 120)
+    gen = torch.Generator().manual_seed(2)
+    coarse_labels = torch.randint(0, 40, (120,), generator=gen)
+    graphs = [whole, whole.restricted(torch.randint(0, 3, (120,),
+                                                    generator=gen)),
+              refine._coarsen(whole, coarse_labels, 40)]
+    for graph in graphs:
+        for _ in range(10):
+            old = torch.randint(0, 9, (graph.n,), generator=gen)
+            node = torch.randperm(graph.n, generator=gen)[
+                :int(torch.randint(1, graph.n, (1,), generator=gen))]
+            new = old.clone()
+            new[node] = torch.randint(0, 11, (node.numel(),), generator=gen)
+            vol = torch.zeros(graph.n, dtype=torch.float64).index_add_(
+                0, old, graph.degree)
+            rise, near = refine._rise(graph, old, new, node, vol, gamma)
+            assert rise == pytest.approx(
+                graph.modularity(new, gamma) - graph.modularity(old, gamma),
+                abs=1e-12)
+            # ``near``: the neighbours of the moved nodes.
+            mask = torch.isin(graph.off_row, node)
+            assert set(near.tolist()) == set(graph.off_col[mask].tolist())
+
+
+def test_early_stop_takes_fewer_rounds_and_never_lowers_modularity():
+    from pyg_symnmf import refine
+    data = datasets.planted_partition(3000, 15, average_degree=12, mu=0.35)
+    adj = to_adjacency(data.edge_index, normalize=False, dtype=torch.float64)
+    graph = refine._Graph(adj.row(), adj.col(), adj.values, 3000)
+    start = torch.arange(3000)
+    rounds = {}
+    for early in (None, refine.EARLY):
+        count = 0
+        original = refine._rise
+
+        def counting(*args, **kwargs):
+            nonlocal count
+            count += 1
+            return original(*args, **kwargs)
+
+        refine._rise = counting
+        try:
+            labels = refine._local_moves(graph, start, 1.0, 100, 1e-7,
+                                         torch.Generator().manual_seed(0),
+                                         early=early)
+        finally:
+            refine._rise = original
+        rounds[early] = count
+        assert graph.modularity(labels, 1.0) > graph.modularity(start, 1.0)
+    assert rounds[refine.EARLY] < rounds[None]
+
+
+def test_best_moves_ignores_edges_to_closed_communities():
+    from pyg_symnmf import refine
+    edge_index, weight = random_graph(80, 400, 4, weighted=True)
+    adj = to_adjacency(edge_index, weight, 80, normalize=False,
+                       dtype=torch.float64)
+    graph = refine._Graph(adj.row(), adj.col(), adj.values, 80)
+    gen = torch.Generator().manual_seed(5)
+    labels = torch.randint(0, 8, (80,), generator=gen)
+    receives = torch.rand(80, generator=gen) < 0.5
+    sending = ~receives[labels]
+    node, target, gain = refine._best_moves(graph, labels, 1.0, sending,
+                                            True, receives)
+    before = graph.modularity(labels, 1.0)
+    for i, t, g in zip(node.tolist(), target.tolist(), gain.tolist()):
+        assert bool(sending[i])
+        used = bool((labels == t).any())
+        assert not used or bool(receives[t])  # else a new community
+        moved = labels.clone()
+        moved[i] = t
+        assert graph.modularity(moved, 1.0) - before == pytest.approx(
+            g, abs=1e-12)
+        # The best of the communities open to it (and of leaving alone).
+        options = [t2 for t2 in labels[graph.off_col[graph.off_row == i]]
+                   .unique().tolist() if t2 != int(labels[i])
+                   and bool(receives[t2])]
+        for t2 in options:
+            other = labels.clone()
+            other[i] = t2
+            assert graph.modularity(other, 1.0) - before <= g + 1e-12
+
+
 def test_fixed_k_splits_a_merged_pair_and_joins_a_split_one():
     # Six cliques; the start merges cliques 0 and 1 and cuts clique 2 in
     # two, still six labels. Node moves alone cannot undo that (each node
