@@ -263,19 +263,12 @@ def test_wasted_column_finds_a_near_empty_or_empty_column():
 
 
 def test_the_estimator_splits_and_merges_only_after_a_wasted_column(
-        monkeypatch):
+        count_calls):
     # A balanced planted partition leaves no near-empty column: no split
     # (it costs more than the factorization at scale); a heavy-tailed one
     # with k = 40 does, and ends at a modularity no lower.
     from pyg_symnmf import SymNMFClustering, refine as refine_module
-    calls = []
-    levels = refine_module._fixed_k_levels
-
-    def counted(*args, **kwargs):
-        calls.append(1)
-        return levels(*args, **kwargs)
-
-    monkeypatch.setattr(refine_module, '_fixed_k_levels', counted)
+    calls = count_calls(refine_module, '_fixed_k_levels')
     balanced = datasets.planted_partition(2000, 8, mu=0.2, seed=1,
                                           size_concentration=1e6)
     SymNMFClustering(8).fit(balanced)
