@@ -1,5 +1,6 @@
 """The conventions users bring: their graph types, scikit-learn's estimator
 protocol, cdlib's node lists, thread control, no warnings from PyTorch."""
+import os
 import re
 import subprocess
 import sys
@@ -103,10 +104,15 @@ def test_k_defaults_to_auto_everywhere():
     assert ps.transforms.DetectCommunities().k == 'auto'
 
 
-def test_thread_limit_restores_the_count_and_validates():
+def test_thread_limit_restores_the_count_and_validates(monkeypatch):
     before = torch.get_num_threads()
     assert resolve_threads(None, SMALL_WORK - 1) == 1
     assert resolve_threads(3, 0) == 3
+    # Large jobs take the cores other work leaves idle, never a busy one.
+    cores = os.cpu_count() or 1
+    for load, idle in ((0.0, cores), (1.0, cores - 1), (cores + 3.0, 1)):
+        monkeypatch.setattr(os, 'getloadavg', lambda: (load, load, load))
+        assert resolve_threads(None, SMALL_WORK) == max(1, idle)
     with thread_limit(1, 10**12) as used:
         assert used == 1 and torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
