@@ -12,8 +12,9 @@ So the job entry points (:func:`~pyg_symnmf.symnmf`,
 :class:`~pyg_symnmf.SymNMFClustering`, the CLI) run inside
 :func:`thread_limit`: one thread for problems below :obj:`SMALL_WORK`,
 else as many threads as there are cores not busy (from the load average,
-which errs towards fewer: a 10⁵-node ``k='auto'`` fit took 122 s instead
-of 11 s with two threads while another job held one of two cores), and
+which errs towards fewer: a 10⁵-node ``k='auto'`` fit took 25.1 s with
+two threads against 11.1 s with one while another job held one of two
+cores), and
 any count a user asks for with ``n_jobs``
 (scikit-learn's convention: ``-1`` all cores). The layers, which run
 inside a user's own training loop, never change the thread count.
@@ -45,7 +46,8 @@ def resolve_threads(n_jobs: Optional[int], work: int) -> int:
         # Cores that other work leaves idle. The load average lags and
         # counts this process only once it has run a while, so this errs
         # towards fewer threads: one thread too few costs at most the share
-        # of one core, one too many (a core already busy) cost 10x here.
+        # of one core, one too many (a core already busy) 2.3x (module
+        # notes).
         return max(1, min(cores, round(cores - busy)))
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or \
             n_jobs == 0 or n_jobs < -1:
