@@ -398,6 +398,23 @@ def row_pointers(row: Tensor, num_rows: int) -> Tensor:
     return crow
 
 
+def row_entries(crow: Tensor, rows: Tensor) -> tuple[Tensor, Tensor]:
+    """The positions of the stored entries of ``rows`` in a CSR matrix with
+    row pointers ``crow`` (ascending rows give ascending positions), and
+    for each the index in ``rows`` of its row: :math:`O(\text{entries})`,
+    no pass over the whole matrix."""
+    begin = crow.index_select(0, rows)
+    count = crow.index_select(0, rows + 1) - begin
+    total = int(count.sum())
+    which = torch.repeat_interleave(
+        torch.arange(rows.numel(), device=crow.device), count,
+        output_size=total)
+    offset = torch.cumsum(count, 0) - count
+    position = (begin - offset).index_select(0, which) + torch.arange(
+        total, device=crow.device)
+    return position, which
+
+
 def _coalesce(edge_index: Tensor, value: Tensor, n: int
               ) -> tuple[Tensor, Tensor]:
     """Sorts by (row, col) and sums duplicates. One pass tells whether the

@@ -44,7 +44,7 @@ import torch.distributed.nn.functional as dist_fn
 from torch import Tensor
 
 from .adjacency import (Adjacency, GraphLike, csr_matrix, graph_fingerprint,
-                        to_adjacency)
+                        row_entries, row_pointers, to_adjacency)
 from .defaults import DEFAULT_EPOCHS, DEFAULT_LR
 from .functional import spmm
 from .init import random_membership
@@ -142,8 +142,7 @@ def partition_nodes(adj, world_size: int, partition: str = 'contiguous',
         row, col = adj.row().cpu(), adj.col().cpu()
         off_diagonal = row != col  # METIS takes no self-loops
         row, col = row[off_diagonal], col[off_diagonal]
-        xadj = torch.zeros(n + 1, dtype=torch.long)
-        xadj[1:] = torch.bincount(row, minlength=n).cumsum(0)
+        xadj = row_pointers(row, n)
         _, membership = pymetis.part_graph(world_size, xadj=xadj.numpy(),
                                            adjncy=col.numpy())
         return torch.as_tensor(membership, dtype=torch.long,
@@ -206,13 +205,7 @@ def shard_graph(edge_index: GraphLike, edge_weight: Optional[Tensor],
         start, end = bounds[rank], bounds[rank + 1]
         # This rank's rows of P A P^T, gathered from the original CSR.
         nodes = perm[start:end]
-        first, length = crow[nodes], crow[nodes + 1] - crow[nodes]
-        row = torch.repeat_interleave(
-            torch.arange(end - start, device=device), length)
-        row_start = torch.repeat_interleave(length.cumsum(0) - length,
-                                            length)
-        entries = first[row] + torch.arange(row.numel(), device=device) \
-            - row_start
+        entries, row = row_entries(crow, nodes)
         col = inv[cols[entries]]
         order = torch.argsort(row * num_nodes + col)
         row, col, weight = row[order], col[order], values[entries][order]

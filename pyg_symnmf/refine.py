@@ -80,7 +80,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from .adjacency import Adjacency, GraphLike, to_adjacency
+from .adjacency import (Adjacency, GraphLike, row_entries, row_pointers,
+                        to_adjacency)
 from .metrics import modularity_from_edges
 
 __all__ = ['refine_partition', 'wasted_column', 'NEAR_EMPTY']
@@ -214,9 +215,7 @@ class _Graph:
         off = row != col
         self.off_row, self.off_col, self.off_val = row[off], col[off], val[off]
         # Rows come sorted (CSR order, kept by every subset and coarsening).
-        self.off_ptr = torch.zeros(n + 1, dtype=torch.long)
-        torch.cumsum(torch.bincount(self.off_row, minlength=n), 0,
-                     out=self.off_ptr[1:])
+        self.off_ptr = row_pointers(self.off_row, n)
         self.off_count = self.off_ptr.diff()
 
     def edges_of(self, nodes: Tensor) -> tuple[Tensor, Tensor]:
@@ -224,15 +223,8 @@ class _Graph:
         and their rows (ascending nodes give ascending positions), from
         the row pointers: :math:`O(\\sum \\deg)`, no pass over all
         edges."""
-        ptr = self.off_ptr
-        begin = ptr.index_select(0, nodes)
-        count = ptr.index_select(0, nodes + 1) - begin
-        offset = torch.cumsum(count, 0) - count
-        total = int(count.sum())
-        return (torch.repeat_interleave(begin - offset, count,
-                                        output_size=total)
-                + torch.arange(total),
-                torch.repeat_interleave(nodes, count, output_size=total))
+        position, which = row_entries(self.off_ptr, nodes)
+        return position, nodes.index_select(0, which)
 
     def restricted(self, labels: Tensor) -> '_Graph':
         """The edges inside the communities of ``labels``, with the whole
