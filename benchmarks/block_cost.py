@@ -329,8 +329,8 @@ def main() -> None:
     parser.add_argument('--quick', action='store_true',
                         help='tiny sizes for a smoke test')
     parser.add_argument('--solver', action='store_true',
-                        help='time per ANLS iteration and peak RSS, before '
-                        'and after the in-place buffers (solver_cost.csv)')
+                        help='time per ANLS iteration, also in bare SpMMs, '
+                        'and the memory the solve adds (solver_cost.csv)')
     parser.add_argument('--locality', action='store_true',
                         help='A @ H after RCM / METIS / community '
                         'renumbering (locality.csv)')

@@ -90,6 +90,8 @@ class GraphInputs:
             graph's when the features are used.
         raw: Its unnormalised weights (modularity of ``k="auto"`` and of
             the refinement).
+        graph_adj: The given graph's own operator (``adj`` without
+            features).
         graph_raw: The given graph's unnormalised weights (``modularity_``
             and the edges the cover explains).
         x: Node features, if any.
@@ -98,9 +100,15 @@ class GraphInputs:
     """
     adj: Adjacency
     raw: Adjacency
+    graph_adj: Adjacency
     graph_raw: Adjacency
     x: Optional[Tensor]
     graph: tuple[Any, Optional[Tensor]]
+
+    @property
+    def feature_aware(self) -> bool:
+        """Whether the fused feature graph is factored."""
+        return self.adj is not self.graph_adj
 
 
 class SymNMFClustering:
@@ -464,7 +472,7 @@ class SymNMFClustering:
             # On a feature-aware operator the starts are ranked by the
             # modularity of their read-out (features.start_score).
             score = start_score(raw, self.resolution) \
-                if raw is not inputs.graph_raw else None
+                if inputs.feature_aware else None
             result = factorize(adj, k, self.method, max_iter=self.max_iter,
                                warn=warn, n_init=self._n_init(inputs),
                                score=score, **options)
@@ -519,10 +527,12 @@ class SymNMFClustering:
         normalized = inputs.adj.normalized
         f = affiliations(h, edges, normalized=normalized)
         self.cover_source_ = 'graph'
-        if inputs.raw is not inputs.graph_raw and \
-                self._plan.mode == 'classical':
+        if inputs.feature_aware and self._plan.mode == 'classical':
             self.cover_source_ = 'features'
-            alone = self._graph_alone(inputs, h.size(1))
+            alone = factorize(inputs.graph_adj, h.size(1), self.method,
+                              max_iter=self.max_iter, tol=self.tol,
+                              alpha=self.alpha, seed=self.seed, warn=False,
+                              n_init=self._n_init(inputs)).h
             f_alone = affiliations(alone, edges, normalized=normalized)
             if most_likely([f, f_alone], edges) == 1:
                 f, self.cover_source_ = f_alone, 'graph'
@@ -531,15 +541,6 @@ class SymNMFClustering:
                                       tol=self.tol, warn=False).h
             h = f.to(h.dtype)
         return h, overlapping_communities(f, edges, calibrate=False)
-
-    def _graph_alone(self, inputs: GraphInputs, k: int) -> Tensor:
-        """Memberships of the graph without its features: the same method,
-        seed and number of starts as on the feature-aware operator."""
-        raw = inputs.graph_raw
-        adj = raw if self.normalize is False else normalized_operator(raw)
-        return factorize(adj, k, self.method, max_iter=self.max_iter,
-                         tol=self.tol, alpha=self.alpha, seed=self.seed,
-                         warn=False, n_init=self._n_init(inputs)).h
 
     def transform(self, data: Any) -> Tensor:
         r"""Soft memberships of the nodes of ``data`` (rows sum to one; a
@@ -642,16 +643,19 @@ class SymNMFClustering:
                                          self.normalize)
         if self.encoder is not None and x is None:
             raise ValueError("The encoder needs node features 'data.x'")
-        raw = graph_raw
-        if self._uses_features(x):
-            raw = feature_graph(x, graph, edge_weight, data.num_nodes,
-                                k=self.k if isinstance(self.k, int)
-                                and self.k >= 1 else None,
-                                normalize=False, seed=self.seed,
-                                dtype=adj.dtype)
-            adj = raw if self.normalize is False else \
-                normalized_operator(raw)
-        return GraphInputs(adj, raw, graph_raw, x, (graph, edge_weight))
+        if not self._uses_features(x):
+            return GraphInputs(adj, graph_raw, adj, graph_raw, x,
+                               (graph, edge_weight))
+        raw = feature_graph(x, graph, edge_weight, data.num_nodes,
+                            k=self.k if isinstance(self.k, int)
+                            and self.k >= 1 else None,
+                            normalize=False, seed=self.seed, dtype=adj.dtype)
+        fused, graph_adj = raw, adj
+        if self.normalize is not False:  # the graph's own scaled alike
+            fused = normalized_operator(raw)
+            graph_adj = normalized_operator(adj)
+        return GraphInputs(fused, raw, graph_adj, graph_raw, x,
+                           (graph, edge_weight))
 
     def _uses_features(self, x: Optional[Tensor]) -> bool:
         return bool(self.features) and self.encoder is None and \
@@ -660,7 +664,7 @@ class SymNMFClustering:
     def _n_init(self, inputs: GraphInputs) -> int:
         if self.n_init is not None:
             return self.n_init
-        return FEATURE_INITS if inputs.raw is not inputs.graph_raw else 1
+        return FEATURE_INITS if inputs.feature_aware else 1
 
     def _build_net(self, k: int, x: Optional[Tensor]) -> torch.nn.Module:
         with torch.random.fork_rng(devices=[]):

@@ -183,8 +183,7 @@ def graph_operators(graph: GraphLike, edge_weight: Optional[Tensor] = None,
     (its raw weights are gone)."""
     if isinstance(graph, Adjacency):
         if normalize and not graph.normalized:
-            _no_edge_weight(edge_weight)
-            graph = to_adjacency(graph, None, num_nodes, dtype=dtype)
+            graph = to_adjacency(graph, edge_weight, num_nodes, dtype=dtype)
             return graph.detach(), normalized_operator(graph)
         adj = to_adjacency(graph, edge_weight, num_nodes, normalize=normalize,
                            dtype=dtype)
@@ -193,12 +192,6 @@ def graph_operators(graph: GraphLike, edge_weight: Optional[Tensor] = None,
                        dtype=dtype)
     adj = raw if normalize is False else normalized_operator(raw)
     return raw.detach(), adj
-
-
-def _no_edge_weight(edge_weight: Optional[Tensor]) -> None:
-    if edge_weight is not None:
-        raise ValueError("'edge_weight' cannot be given with an Adjacency, "
-                         "which holds its own weights")
 
 
 def select_k(raw: Adjacency, seed: int = 0, max_k: Optional[int] = None,
