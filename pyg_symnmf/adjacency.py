@@ -392,10 +392,9 @@ def csr_matrix(row: Optional[Tensor], col: Tensor, value: Tensor,
 
 
 def row_pointers(row: Tensor, num_rows: int) -> Tensor:
-    """CSR row pointers of entries sorted by ``row``."""
-    crow = torch.zeros(num_rows + 1, dtype=torch.int64, device=row.device)
-    torch.cumsum(torch.bincount(row, minlength=num_rows), 0, out=crow[1:])
-    return crow
+    """CSR row pointers of entries sorted by ``row`` (the conversion PyG's
+    ``EdgeIndex`` uses: one pass over sorted rows, faster than counting)."""
+    return torch._convert_indices_from_coo_to_csr(row, num_rows)
 
 
 def row_entries(crow: Tensor, rows: Tensor) -> tuple[Tensor, Tensor]:
@@ -422,11 +421,12 @@ def _coalesce(edge_index: Tensor, value: Tensor, n: int
     CSR converters emit that order), and then nothing is moved."""
     if edge_index.size(1) < 2:
         return edge_index, value
-    step = (edge_index[0] * n + edge_index[1]).diff()
-    if bool((step > 0).all()):
+    key = edge_index[0] * n
+    key += edge_index[1]
+    if bool(torch.gt(key[1:], key[:-1]).all()):
         return edge_index, value
     return coalesce(edge_index, value, n, reduce='sum',
-                    is_sorted=bool((step >= 0).all()))
+                    is_sorted=bool(torch.ge(key[1:], key[:-1]).all()))
 
 
 def normalized_values(edge_index: Tensor, value: Tensor, n: int,
@@ -446,7 +446,8 @@ def normalized_values(edge_index: Tensor, value: Tensor, n: int,
         if bool(torch.isfinite(inv_sqrt).all()):
             inv_sqrt = inv_sqrt.to(value.dtype)
             row, col = edge_index
-            return value * inv_sqrt[row] * inv_sqrt[col]
+            return value * inv_sqrt.index_select(0, row) \
+                * inv_sqrt.index_select(0, col)
     value = value / value.detach().max().clamp_min(torch.finfo(value.dtype)
                                                    .tiny)
     row, col = edge_index
@@ -454,7 +455,8 @@ def normalized_values(edge_index: Tensor, value: Tensor, n: int,
     inv_sqrt = torch.where(deg > 0, deg.clamp_min(torch.finfo(deg.dtype)
                                                   .tiny).rsqrt(),
                            torch.zeros_like(deg))
-    return inv_sqrt[row] * value * inv_sqrt[col]
+    return inv_sqrt.index_select(0, row) * value \
+        * inv_sqrt.index_select(0, col)
 
 
 def _check_range(value: Tensor) -> None:
@@ -663,7 +665,9 @@ def _probably_symmetric(edge_index: Tensor, value: Tensor, n: int,
     gen = torch.Generator(device=value.device).manual_seed(0)
     # Columns s, r, |s|, |r|, 1.
     probe = torch.empty(n, 5, dtype=torch.float64, device=value.device)
-    probe[:, :2].normal_(generator=gen)
+    # Any continuous distribution serves Freivalds' test; uniform draws
+    # cost a sixth of normal ones.
+    probe[:, :2].uniform_(-1, 1, generator=gen)
     torch.abs(probe[:, :2], out=probe[:, 2:4])
     probe[:, 4] = 1
     a = csr_matrix(edge_index[0], edge_index[1], value.double(), (n, n),
