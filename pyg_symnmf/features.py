@@ -113,6 +113,7 @@ FEATURE_INITS = 8    # starts tried on a feature-aware operator (start_score)
 MIN_NEIGHBORS = 10
 MAX_NEIGHBORS = 200
 CHUNK_ELEMENTS = 1 << 22  # similarities held at once by the kNN search
+AGREEMENT_SAMPLE = 4096  # nodes whose neighbours edge_agreement averages
 GAP_SCALE = 10.0
 TRUST_SCALE = 25.0   # a relative eigengap of 0.04 or more: full filter
 MAX_GRAPH_WEIGHT = 4.0
@@ -225,7 +226,7 @@ def feature_graph(x: Any, graph: GraphLike,
     x0 = prepared_features(features, max_dim, seed)
     gap_a = relative_eigengap(adj, k, seed) if adj.num_edges > 0 and (
         restart is None or graph_weight is None) else 0.0
-    agreement = edge_agreement(x0, adj, m) if restart is None or \
+    agreement = edge_agreement(x0, adj, m, seed) if restart is None or \
         graph_weight is None else 0.0
     if restart is None:
         trust = max(agreement, min(1.0, TRUST_SCALE * gap_a))
@@ -353,22 +354,31 @@ def prepared_features(x: Any, max_dim: int = MAX_DIM, seed: int = 0
     return features.to_dense() if features.is_sparse else features
 
 
-def edge_agreement(x: Tensor, adj: Adjacency, num_neighbors: int) -> float:
+def edge_agreement(x: Tensor, adj: Adjacency, num_neighbors: int,
+                   seed: int = 0) -> float:
     r"""How much the graph's edges agree with the features, in [0, 1]:
     with :math:`\mathbf{z}_i` the centred unit feature rows, the mean
     cosine along the edges minus that of all pairs, over the same excess
-    for each node's ``num_neighbors`` most similar nodes: 1 when edges join
+    for a node's ``num_neighbors`` most similar nodes: 1 when edges join
     nodes as similar as feature neighbours, 0 for edges at random. The
     filter's restart is :math:`1 - (1 - r_0)\,h` (:math:`r_0` =
     :obj:`RESTART`): a graph that disagrees with the features does not
-    smooth them."""
+    smooth them. The neighbours' mean is taken over every node, or over
+    :obj:`AGREEMENT_SAMPLE` seeded nodes on larger graphs (a mean, so a
+    sample estimates it; the search costs :math:`O(N^2 F)` otherwise)."""
     if adj.num_edges == 0:
         return 0.0
     z = x - x.mean(0)
     z = z / z.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    at_random = float(z.sum(0).square().sum()) / z.size(0) ** 2
+    n = z.size(0)
+    at_random = float(z.sum(0).square().sum()) / n ** 2
     along = float((z[adj.row()] * z[adj.col()]).sum(1).mean())
-    _, nearest = knn_cosine_graph(z, num_neighbors)
+    rows = None
+    if n > AGREEMENT_SAMPLE:
+        gen = torch.Generator().manual_seed(seed)
+        rows = torch.randperm(n, generator=gen)[:AGREEMENT_SAMPLE].sort()[0]
+    _, _, nearest = _most_similar(z, num_neighbors, rows)
+    nearest = nearest[nearest > 0]
     excess = float(nearest.mean()) - at_random if nearest.numel() else 0.0
     if excess <= 0:
         return 0.0
@@ -383,23 +393,34 @@ def knn_cosine_graph(z: Tensor, num_neighbors: int
     the similarity as weight. Exact, by chunks of rows (at most
     :obj:`CHUNK_ELEMENTS` similarities at once). Returns ``(edge_index,
     edge_weight)``, coalesced."""
-    n = z.size(0)
-    m = min(num_neighbors, n - 1)
-    chunk = max(1, CHUNK_ELEMENTS // n)
-    rows, cols, values = [], [], []
-    for start in range(0, n, chunk):
-        sim = z[start:start + chunk] @ z.t()
-        idx = torch.arange(start, min(start + chunk, n))
-        sim[idx - start, idx] = -math.inf  # no self-loops
-        value, col = sim.topk(m, dim=1)
-        rows.append(idx.repeat_interleave(m))
-        cols.append(col.reshape(-1))
-        values.append(value.reshape(-1))
-    row, col, value = torch.cat(rows), torch.cat(cols), torch.cat(values)
+    row, col, value = _most_similar(z, num_neighbors)
     keep = value > 0
     row, col, value = row[keep], col[keep], value[keep]
     index = torch.stack([torch.cat([row, col]), torch.cat([col, row])])
-    return coalesce(index, torch.cat([value, value]), n, reduce='max')
+    return coalesce(index, torch.cat([value, value]), z.size(0),
+                    reduce='max')
+
+
+def _most_similar(z: Tensor, num_neighbors: int,
+                  rows: Optional[Tensor] = None
+                  ) -> tuple[Tensor, Tensor, Tensor]:
+    """For each of ``rows`` (default: all), its ``num_neighbors`` largest
+    products with the other rows of ``z``, by chunks of at most
+    :obj:`CHUNK_ELEMENTS` products: ``(row, col, value)``, flat."""
+    n = z.size(0)
+    m = min(num_neighbors, n - 1)
+    rows = torch.arange(n) if rows is None else rows
+    chunk = max(1, CHUNK_ELEMENTS // n)
+    found = []
+    for start in range(0, rows.numel(), chunk):
+        idx = rows[start:start + chunk]
+        sim = z.index_select(0, idx) @ z.t()
+        sim[torch.arange(idx.numel()), idx] = -math.inf  # no self-loops
+        value, col = sim.topk(m, dim=1)
+        found.append((idx.repeat_interleave(m), col.reshape(-1),
+                      value.reshape(-1)))
+    row, col, value = (torch.cat(part) for part in zip(*found))
+    return row, col, value
 
 
 def _num_neighbors(n: int, k: Optional[int], given: Optional[int]) -> int:

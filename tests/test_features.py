@@ -119,6 +119,20 @@ def test_deterministic_under_a_seed_and_permutation_invariant():
     assert torch.allclose(dense_p, dense[perm][:, perm], atol=1e-5)
 
 
+def test_edge_agreement_samples_large_graphs(monkeypatch):
+    # Above AGREEMENT_SAMPLE nodes the neighbours' mean comes from a seeded
+    # sample of nodes: close to the mean over all of them, and seeded.
+    data = csbm(1200, graph=2.5, feats=2.0)
+    x0, adj = features.prepared_features(data.x), _adj(data)
+    exact = features.edge_agreement(x0, adj, 38)
+    monkeypatch.setattr(features, 'AGREEMENT_SAMPLE', 300)
+    sampled = [features.edge_agreement(x0, adj, 38, seed) for seed in (0, 1)]
+    assert 0.05 < exact < 1
+    assert all(abs(h - exact) < 0.03 * exact for h in sampled)
+    assert sampled[0] != sampled[1]
+    assert features.edge_agreement(x0, adj, 38, 0) == sampled[0]
+
+
 def test_unsupervised_rules():
     n = 600
     agree = csbm(n, graph=2.5, feats=2.0)
