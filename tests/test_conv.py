@@ -58,7 +58,7 @@ def test_alpha_never_falls_below_its_floor():
     assert abs(float(conv.alpha.detach()) - 0.5) < 1e-6
     with torch.no_grad():
         conv.rho.fill_(-1e4)  # what a runaway optimiser could do
-    assert float(conv.alpha) >= 0.01 * (1 - 1e-6)  # float32 of 0.01
+    assert float(conv.alpha.detach()) >= 0.01 * (1 - 1e-6)  # float32 of 0.01
     edge_index, weight = random_graph()
     assert torch.isfinite(conv(torch.rand(N, K) * 1e3, edge_index,
                                weight)).all()

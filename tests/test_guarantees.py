@@ -237,6 +237,19 @@ def test_tiny_asymmetry_relative_to_tiny_weights_is_caught():
     ps.to_adjacency(edge_index, torch.tensor([1e-13, 1e-13]))
 
 
+def test_one_missing_reverse_edge_among_many_is_caught():
+    # The probe's scale is the total weight: one edge of 2*10^5 without its
+    # reverse (or with a reverse weight 0.1 % off) is still asymmetric.
+    edge_index, _ = random_graph(20_000, 100_000, seed=3)
+    ps.to_adjacency(edge_index)
+    with pytest.raises(ValueError, match='not symmetric'):
+        ps.to_adjacency(edge_index[:, 1:])
+    weight = torch.ones(edge_index.size(1), dtype=torch.float64)
+    weight[0] = 1.001
+    with pytest.raises(ValueError, match='not symmetric'):
+        ps.to_adjacency(edge_index, weight)
+
+
 # Errors that must become clear.
 def test_adjacency_and_conv_are_deep_copyable():
     edge_index, weight = random_graph()
