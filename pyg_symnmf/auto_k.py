@@ -4,9 +4,9 @@ r"""Choosing the number of communities :math:`k` when it is not known.
 :func:`~pyg_symnmf.refine.refine_partition` reaches from singletons (local
 moves, refinement inside communities and merges, Leiden-style: every round
 :math:`O(|\mathcal{E}|)`, no SpMM; passes until one no longer pays,
-``iterations=None``), counting the communities that hold an edge. That partition is then the factorization's start
-(:func:`partition_start`), so the choice of :math:`k` and the start are
-one computation, reused.
+``iterations=None``), counting the communities that hold an edge. That
+partition is then the factorization's start (:func:`partition_start`), so
+the choice of :math:`k` and the start are one computation, reused.
 
 Why not a scan over candidate :math:`k` (one factorization each, as in
 0.2.0): on networks with heavy-tailed degrees the SymNMF loss of the
