@@ -23,7 +23,8 @@ peers without their graph conversion), the peak resident memory it added,
 and NMI where the truth is known. Medians over ``--repeats`` runs (seeds
 0, 1, ...), the methods interleaved so that load on a shared machine hits
 them alike; ``--threads`` (default 1) for torch and networkit;
-``--graph-seeds 0,1,2`` draws each generated graph with several seeds.
+``--graph-seeds 0,1,2`` draws each generated graph with several seeds;
+``--no-real`` and ``--no-generated`` skip either kind.
 Writes ``networks.csv`` (medians) and ``networks_runs.csv`` (every run;
 ``--out`` renames them).
 ``--quick``: the generated graphs at 2,000 nodes, one repeat.
@@ -202,6 +203,8 @@ def main():
                         help='comma-separated seeds of the generated graphs')
     parser.add_argument('--no-real', action='store_true',
                         help='skip the real networks')
+    parser.add_argument('--no-generated', action='store_true',
+                        help='skip the generated graphs')
     parser.add_argument('--out', default='networks',
                         help='stem of the CSV files written')
     args = parser.parse_args()
@@ -210,7 +213,8 @@ def main():
     num_nodes = 2000 if args.quick else args.nodes
     print(f'# {machine()}; {repeats} repeat(s)')
     graphs = [] if args.quick or args.no_real else list(real_graphs())
-    for seed in (int(s) for s in args.graph_seeds.split(',')):
+    for seed in (int(s) for s in args.graph_seeds.split(',')
+                 if not args.no_generated):
         graphs += list(generated_graphs(num_nodes, seed))
     peer_fns = peers(args.threads)
     all_runs, all_medians = [], []

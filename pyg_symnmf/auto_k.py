@@ -3,10 +3,10 @@ r"""Choosing the number of communities :math:`k` when it is not known.
 :math:`k` is the number of communities of the modularity partition that
 :func:`~pyg_symnmf.refine.refine_partition` reaches from singletons (local
 moves, refinement inside communities and merges, Leiden-style: every round
-:math:`O(|\mathcal{E}|)`, no SpMM), counting the communities that hold an
-edge. That partition is then the factorization's start
-(:func:`partition_start`), so the choice of :math:`k` and the start are
-one computation, reused.
+:math:`O(|\mathcal{E}|)`, no SpMM; passes until one no longer pays,
+``iterations=None``), counting the communities that hold an edge. That
+partition is then the factorization's start (:func:`partition_start`), so
+the choice of :math:`k` and the start are one computation, reused.
 
 Why not a scan over candidate :math:`k` (one factorization each, as in
 0.2.0): on networks with heavy-tailed degrees the SymNMF loss of the
@@ -77,7 +77,7 @@ def choose_k(raw: Adjacency, resolution: float = 1.0,
     if n == 0:
         return KSelection(1, {}, torch.zeros(0, dtype=torch.long))
     labels = refine_partition(raw, torch.arange(n), resolution=resolution,
-                              seed=seed).to(raw.device)
+                              iterations=None, seed=seed).to(raw.device)
     degree = raw.degree().detach()
     vol = torch.zeros(int(labels.max()) + 1, dtype=degree.dtype,
                       device=degree.device).index_add_(0, labels, degree)

@@ -43,10 +43,20 @@ turns it into one that holds up under modularity
    community is refined from singletons by step 1 restricted to its own
    edges; the sub-communities become the nodes of a weighted graph
    (internal weight as self-loops), start in their community, and step 1
-   moves them between communities there (so a community can split), then
-   merges them level after level until nothing merges (Louvain's
-   aggregation). Steps 1-2 repeat ``iterations`` times or until
-   :math:`Q_\gamma` stops rising.
+   moves them between communities there (so a community can split); while
+   a community holds several of them, they are refined and aggregated
+   again, level after level as in Leiden (from singletons, two passes of
+   one level each reached :math:`Q_\gamma` 0.616 on Enron's e-mail
+   network and 0.726 on cond-mat, leidenalg 0.611 and 0.727, means over
+   seeds 0-2; with the levels, 0.619 and 0.731 at the same cost); then
+   the communities merge level after level until nothing merges
+   (Louvain's aggregation). Steps 1-2 repeat ``iterations`` times or
+   until :math:`Q_\gamma` stops rising; with ``iterations=None`` until a
+   pass no longer pays: its rise under :obj:`EARLY` times the mean rise
+   of the passes after the first (the first builds the partition). On the
+   two networks above that gave 0.621 and 0.738, a ``k='auto'`` fit
+   taking 2.7 and 3.0 times leidenalg's time (passes until
+   :math:`Q_\gamma` stops rising: 0.624 and 0.739, 5.3 and 5.2 times).
 3. **Connected communities**: a community made of pieces without edges
    between them is split into its connected components (this always
    raises :math:`Q_\gamma`: Leiden's guarantee that communities are
@@ -101,7 +111,7 @@ def refine_partition(graph: GraphLike, labels: Tensor, *,
                      edge_weight: Optional[Tensor] = None,
                      num_nodes: Optional[int] = None,
                      resolution: float = 1.0, aggregate: bool = True,
-                     iterations: int = 2, max_rounds: int = 100,
+                     iterations: Optional[int] = 2, max_rounds: int = 100,
                      tol: float = 1e-7, fixed_k: bool = False,
                      seed: int = 0) -> Tensor:
     r"""Refines a hard partition for modularity :math:`Q_\gamma` (module
@@ -121,9 +131,11 @@ def refine_partition(graph: GraphLike, labels: Tensor, *,
         aggregate (bool): Also refine inside communities and move and merge
             the parts (step 2; with ``fixed_k``, its split and merge back
             to the given number). (default: :obj:`True`)
-        iterations (int): Most passes of steps 1-2 (each stops early when
-            :math:`Q_\gamma` no longer rises); 2 is leidenalg's default.
-            (default: 2)
+        iterations (int, optional): Most passes of steps 1-2 (they stop
+            early when :math:`Q_\gamma` no longer rises); 2 is leidenalg's
+            default. :obj:`None`: passes until one no longer pays (its
+            rise under :obj:`EARLY` times the mean rise of the passes
+            after the first, module notes). (default: 2)
         max_rounds (int): Most rounds of local moves per level.
             (default: 100)
         tol (float): Stop a level when a round raises :math:`Q_\gamma` by
@@ -163,7 +175,8 @@ def refine_partition(graph: GraphLike, labels: Tensor, *,
     elif graph_.two_m > 0:
         current = connected_communities(graph_, current)
         quality = graph_.modularity(current, resolution)
-        for _ in range(iterations):
+        gains: list[float] = []  # each pass's rise
+        while iterations is None or len(gains) < iterations:
             current = _local_moves(graph_, current, resolution, max_rounds,
                                    tol, gen, early=EARLY)
             if not aggregate:
@@ -173,7 +186,10 @@ def refine_partition(graph: GraphLike, labels: Tensor, *,
             q = graph_.modularity(better, resolution)
             if not q > quality + tol:
                 break
+            gains.append(q - quality)
             current, quality = better, q
+            if iterations is None and _no_longer_pays(gains):
+                break
         # A last pass of node moves: no node gains by leaving its community
         # (a level's result moved parts, not nodes).
         current = _local_moves(graph_, current, resolution, max_rounds, tol,
@@ -182,6 +198,19 @@ def refine_partition(graph: GraphLike, labels: Tensor, *,
     if fixed_k:  # the given labels, one per community
         return ids[current].to(device)
     return _compact(current).to(device)
+
+
+def _no_longer_pays(gains: list[float]) -> bool:
+    r"""Whether passes of steps 1-2 stop (``iterations=None``): the last
+    pass raised :math:`Q_\gamma` by less than :obj:`EARLY` times the mean
+    rise of the passes after the first (the first builds the partition,
+    from singletons in :func:`~pyg_symnmf.auto_k.choose_k`, and its rise
+    says nothing of what polishing still gives); the rule of
+    :func:`_local_moves`' early stop, one level up."""
+    if len(gains) < 3:
+        return False
+    polish = gains[1:]
+    return gains[-1] < EARLY * sum(polish) / len(polish)
 
 
 def wasted_column(graph: GraphLike, labels: Tensor, k: int) -> bool:
@@ -459,20 +488,29 @@ def _independent(src: Tensor, dst: Tensor, gain: Tensor, n: int) -> Tensor:
 
 def _leiden_level(graph: _Graph, labels: Tensor, resolution: float,
                   max_rounds: int, tol: float, gen: torch.Generator) -> Tensor:
-    """Step 2: each community is first refined from singletons by moves
-    inside it (so a community can later split); the sub-communities become
-    nodes, start in their community, and move and merge there."""
-    inner = _local_moves(graph.restricted(labels), torch.arange(graph.n),
-                         resolution, max_rounds, tol, gen, early=EARLY)
-    inner = _compact(inner)
-    k = int(inner.max()) + 1
-    coarse = _coarsen(graph, inner, k)
-    start = torch.empty(k, dtype=torch.long)
-    start[inner] = labels
-    start = _compact(start)
-    moved = _local_moves(coarse, start, resolution, max_rounds, tol, gen)
+    """Step 2, level after level as in Leiden: each community is refined
+    from singletons by moves inside it (so a community can later split);
+    the sub-communities become the nodes of the next level, start in their
+    community and move there; while some community holds several of them,
+    they are refined and aggregated again; then communities merge."""
+    to_level = torch.arange(graph.n)  # each node's node at this level
+    while True:
+        inner = _local_moves(graph.restricted(labels), torch.arange(graph.n),
+                             resolution, max_rounds, tol, gen, early=EARLY)
+        inner = _compact(inner)
+        k = int(inner.max()) + 1
+        coarse = _coarsen(graph, inner, k)
+        start = torch.empty(k, dtype=torch.long)
+        start[inner] = labels
+        start = _compact(start)
+        moved = _local_moves(coarse, start, resolution, max_rounds, tol,
+                             gen)
+        to_level = inner[to_level]
+        if not (k < graph.n and int(torch.unique(moved).numel()) < k):
+            break
+        graph, labels = coarse, moved
     merged = _merge(coarse, moved, resolution, max_rounds, tol, gen)
-    return (moved if merged is None else merged)[inner]
+    return (moved if merged is None else merged)[to_level]
 
 
 def _merge(graph: _Graph, labels: Tensor, resolution: float,
@@ -512,16 +550,19 @@ def _coarsen(graph: _Graph, labels: Tensor, k: int) -> _Graph:
 
 
 def _fixed_k_levels(graph: _Graph, labels: Tensor, count: int,
-                    resolution: float, iterations: int, max_rounds: int,
-                    tol: float, gen: torch.Generator) -> Tensor:
+                    resolution: float, iterations: Optional[int],
+                    max_rounds: int, tol: float,
+                    gen: torch.Generator) -> Tensor:
     """Step 2 with the number of communities kept: each community is split
     by its own modularity partition (:func:`_split`), the parts are merged
     back greedily to the ``count`` communities given (:func:`_merge_to`;
     fewer when there are fewer parts), and nodes move again; taken while
-    :math:`Q_\\gamma` rises, at most ``iterations`` times. A split merged
+    :math:`Q_\\gamma` rises, at most ``iterations`` times (:obj:`None`:
+    until a pass no longer pays, :func:`_no_longer_pays`). A split merged
     pair and a joined split community are undone together."""
     quality = graph.modularity(labels, resolution)
-    for _ in range(iterations):
+    gains: list[float] = []
+    while iterations is None or len(gains) < iterations:
         parts = _split(graph, labels, resolution, max_rounds, tol, gen)
         if int(parts.max()) + 1 <= int(torch.unique(labels).numel()):
             break
@@ -532,7 +573,10 @@ def _fixed_k_levels(graph: _Graph, labels: Tensor, count: int,
         q = graph.modularity(trial, resolution)
         if not q > quality + tol:
             break
+        gains.append(q - quality)
         labels, quality = _matched(trial, labels, count), q
+        if iterations is None and _no_longer_pays(gains):
+            break
     return labels
 
 

@@ -150,3 +150,20 @@ def test_estimator_k_given_leaves_nodes_without_edges_alone():
     assert nmi(data.y, labels[:400]) > 0.99
     plain = ps.SymNMFClustering(4, refine=False, seed=0).fit(padded)
     assert int(plain.labels_.max()) < 4  # the argmax, unchanged
+
+
+@pytest.mark.parametrize('seed', [1, 3, 5])
+def test_partition_reaches_leiden_modularity_without_planted_structure(
+        seed):
+    # Two passes of one level stayed below leidenalg on seeds 1 and 5.
+    import numpy as np
+    from pyg_symnmf.testing import random_graph
+    la = pytest.importorskip('leidenalg')
+    ig = pytest.importorskip('igraph')
+    edge_index, _ = random_graph(1000, 3000, seed)
+    row, col = edge_index.numpy()
+    upper = row < col
+    graph = ig.Graph(n=1000, edges=np.stack([row[upper], col[upper]], 1))
+    leiden = la.find_partition(graph, la.ModularityVertexPartition, seed=0)
+    selection = choose_k(raw(edge_index, 1000))
+    assert selection.scores[selection.k] > leiden.modularity
