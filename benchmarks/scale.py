@@ -77,7 +77,6 @@ def _networkit_graph(edge_index, num_nodes):
 def _run_method(method, edge_index, num_nodes, k):
     """``(labels, convert seconds, extra info)`` of one run."""
     import numpy as np
-    import torch
 
     if method in ('anls', 'anls_tol0', 'net', 'multilevel'):
         from pyg_symnmf import to_adjacency

@@ -56,6 +56,12 @@ def test_compose_with_pyg_transforms_and_repr():
     assert repr(transform.transforms[1]) == "DetectCommunities(k=2, method='mu')"
 
 
+# Malformed data on purpose: PyG warns that it infers num_nodes.
+INFERRED_NUM_NODES = pytest.mark.filterwarnings(
+    "ignore:Unable to accurately infer 'num_nodes':UserWarning")
+
+
+@INFERRED_NUM_NODES
 @pytest.mark.parametrize('transform,data,error,match', [
     (SelfTuningKNNGraph(), Data(num_nodes=5), ValueError, 'data.x'),
     (SelfTuningKNNGraph(), Data(x=torch.rand(5, 2)), ValueError,
@@ -123,6 +129,7 @@ def fitted_net():
 
 
 @settings(max_examples=150, deadline=None, derandomize=True)
+@INFERRED_NUM_NODES
 @given(edge_index=malformed_tensors, edge_weight=malformed_tensors,
        num_nodes=st.one_of(st.none(), st.integers(0, 9)),
        x=st.one_of(st.none(), malformed_tensors))
