@@ -320,3 +320,22 @@ def test_passes_stop_when_the_last_rise_is_under_early_of_the_mean():
     assert _no_longer_pays([0.5, 0.1, 0.1 * EARLY / 4])
     # The first pass (the partition's build) does not count in the mean.
     assert not _no_longer_pays([100.0, 0.1, 0.01])
+
+
+def test_passes_until_they_no_longer_pay_are_capped(monkeypatch,
+                                                    count_calls):
+    # MAX_PASSES bounds iterations=None whatever the rises (a safeguard).
+    from pyg_symnmf import refine as refine_module
+
+    edge_index, _ = random_graph(1000, 3000, 1)
+    passes = count_calls(refine_module, '_leiden_level')
+    refine_partition(edge_index, torch.arange(1000), num_nodes=1000,
+                     iterations=None)
+    assert len(passes) > 2
+    monkeypatch.setattr(refine_module, 'MAX_PASSES', 2)
+    passes.clear()
+    capped = refine_partition(edge_index, torch.arange(1000),
+                              num_nodes=1000, iterations=None)
+    assert len(passes) == 2
+    two = refine_partition(edge_index, torch.arange(1000), num_nodes=1000)
+    assert torch.equal(capped, two)
