@@ -64,7 +64,7 @@ def test_two_processes_match_one(tmp_path, exchange):
     h = net(h0, adj)
     torch.testing.assert_close(out['h'], h.detach(), rtol=1e-5, atol=1e-8)
     loss = symnmf_loss(adj, h)
-    assert out['loss'] == pytest.approx(float(loss), rel=1e-6)
+    assert out['loss'] == pytest.approx(float(loss.detach()), rel=1e-6)
     loss.backward()
     for got, p in zip(out['grads'], net.parameters()):
         torch.testing.assert_close(got, p.grad, rtol=1e-5, atol=1e-8)
