@@ -59,7 +59,7 @@ def test_random_deep_stacks_never_produce_nan_or_blow_up(num_graphs):
         # The bound of SymNMFNetConv's docstring (||A||_2 <= 1 once
         # normalised), per graph.
         last = blocks[-1]
-        alpha = float(last.alpha)
+        alpha = float(last.alpha.detach())
         bound = (k**0.5 * (1 + alpha) * float(
             torch.linalg.matrix_norm(last.weight.detach(), 2)) /
             (2 * alpha**0.5))
