@@ -35,9 +35,10 @@ from torch import Tensor
 
 from .adjacency import Adjacency
 from .metrics import modularity_from_edges
-from .refine import refine_partition
+from .refine import merged_to, refine_partition
 
-__all__ = ['KSelection', 'choose_k', 'partition_start', 'default_max_k']
+__all__ = ['KSelection', 'choose_k', 'partition_at', 'partition_start',
+           'default_max_k']
 
 
 @dataclass
@@ -91,6 +92,22 @@ def choose_k(raw: Adjacency, resolution: float = 1.0,
     score = modularity_from_edges(raw.row(), raw.col(), raw.values.detach(),
                                   degree, labels, resolution)
     return KSelection(k, {k: score}, labels)
+
+
+def partition_at(raw: Adjacency, k: int, resolution: float = 1.0,
+                 seed: int = 0) -> Optional[Tensor]:
+    r"""The modularity partition of :func:`choose_k` with :math:`k`
+    communities: merged down to :math:`k` greedily
+    (:func:`~pyg_symnmf.refine.merged_to`) when it has more communities
+    with edges, :obj:`None` when it has fewer. Nodes without edges carry
+    label 0 (they do not change modularity). Shape :math:`(N,)`."""
+    selection = choose_k(raw, resolution, seed)
+    if selection.k < k or selection.labels is None:
+        return None
+    labels = selection.labels
+    labels = torch.where(labels < selection.k, labels,
+                         torch.zeros_like(labels))
+    return merged_to(raw, labels, k, resolution=resolution)
 
 
 def partition_start(adj: Adjacency, degree: Tensor, labels: Tensor,

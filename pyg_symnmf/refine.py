@@ -94,7 +94,7 @@ from .adjacency import (Adjacency, GraphLike, row_entries, row_pointers,
                         to_adjacency)
 from .metrics import modularity_from_edges
 
-__all__ = ['refine_partition', 'wasted_column', 'NEAR_EMPTY']
+__all__ = ['refine_partition', 'wasted_column', 'merged_to', 'NEAR_EMPTY']
 
 # Gains below this are float64 rounding of the sums, not a move's worth.
 _MIN_GAIN = 1e-12
@@ -234,6 +234,24 @@ def wasted_column(graph: GraphLike, labels: Tensor, k: int) -> bool:
                          device=degree.device).index_add_(
         0, labels.to(degree.device), degree)
     return bool(volume.min() < NEAR_EMPTY * volume.mean())
+
+
+def merged_to(graph: GraphLike, labels: Tensor, count: int, *,
+              resolution: float = 1.0) -> Tensor:
+    r"""Merges the communities of ``labels`` two at a time, the pair of
+    largest :math:`\Delta Q_\gamma` first (CNM's greedy agglomeration, the
+    one the fixed-:math:`k` refinement uses), until ``count`` remain; as
+    given when there are not more. Labels in :math:`[0, \text{count})`,
+    numbered by first appearance."""
+    adj = graph if isinstance(graph, Adjacency) else to_adjacency(
+        graph, normalize=False, dtype=torch.float64)
+    current = _compact(labels.cpu().long())
+    if current.numel() and int(current.max()) + 1 > count:
+        graph_ = _Graph(adj.row().cpu(), adj.col().cpu(),
+                        adj.values.detach().cpu().to(torch.float64),
+                        adj.num_nodes)
+        current = _merge_to(graph_, current, count, resolution)
+    return _compact(current).to(labels.device)
 
 
 class _Graph:

@@ -4,7 +4,7 @@ import torch
 
 from pyg_symnmf import datasets, to_adjacency
 from pyg_symnmf.metrics import modularity, nmi
-from pyg_symnmf.refine import refine_partition, wasted_column
+from pyg_symnmf.refine import merged_to, refine_partition, wasted_column
 from pyg_symnmf.testing import random_graph
 
 
@@ -339,3 +339,53 @@ def test_passes_until_they_no_longer_pay_are_capped(monkeypatch,
     assert len(passes) == 2
     two = refine_partition(edge_index, torch.arange(1000), num_nodes=1000)
     assert torch.equal(capped, two)
+
+
+def test_merged_to_joins_the_pairs_with_most_edges_between_them():
+    # Six 5-cliques in a ring; cliques 2c and 2c+1 share six extra edges.
+    # Merged to three communities: exactly those pairs (CNM's choice).
+    edge_index = ring_of_cliques(6, 5)
+    extra = [(10 * c + i, 10 * c + 5 + j) for c in range(3)
+             for i, j in ((0, 0), (1, 1), (2, 2), (3, 3), (4, 4), (0, 4))]
+    extra = torch.tensor(extra).t()
+    edge_index = torch.cat([edge_index, extra, extra.flip(0)], 1)
+    labels = torch.arange(30) // 5
+    merged = merged_to(edge_index, labels, 3)
+    assert nmi(torch.arange(30) // 10, merged) == pytest.approx(1.0)
+    assert torch.equal(merged_to(edge_index, labels, 6), labels)
+    assert torch.equal(merged_to(edge_index, labels, 9), labels)
+
+
+def test_partition_at_k_is_the_modularity_partition_brought_to_k():
+    from pyg_symnmf.auto_k import choose_k, partition_at
+
+    edge_index = ring_of_cliques(8, 6)
+    raw = to_adjacency(edge_index, normalize=False, dtype=torch.float64)
+    assert choose_k(raw).k == 8
+    assert torch.equal(partition_at(raw, 8), choose_k(raw).labels)
+    four = partition_at(raw, 4)
+    assert int(four.max()) + 1 == 4
+    # Merging the ring's neighbours: each community is two whole cliques.
+    assert nmi(torch.arange(48) // 12, four) == pytest.approx(1.0) or all(
+        int(torch.unique(four[c * 6:(c + 1) * 6]).numel()) == 1
+        for c in range(8))
+    assert partition_at(raw, 9) is None
+
+
+def test_a_wasted_column_also_tries_the_modularity_partition_at_k():
+    # k given on a heavy-tailed graph: after a wasted column the estimator
+    # keeps the higher-modularity of its split-and-merged read-out and the
+    # k='auto' partition brought to k, so it is no worse than the latter.
+    from pyg_symnmf import SymNMFClustering
+    from pyg_symnmf.auto_k import partition_at
+
+    heavy = datasets.lfr_like(4000, 20, 15, 0.3, seed=0,
+                              degree_exponent=2.1)
+    raw = to_adjacency(heavy.edge_index, num_nodes=4000, normalize=False,
+                       dtype=torch.float64)
+    est = SymNMFClustering(20).fit(heavy)
+    other = partition_at(raw, 20)
+    assert other is not None
+    other = refine_partition(raw, other, fixed_k=True)
+    assert modularity(heavy.edge_index, est.labels_) >= \
+        modularity(heavy.edge_index, other) - 1e-9
