@@ -202,7 +202,10 @@ class SymNMFClustering:
             also split and merged back to :math:`k` when a column of
             :math:`\mathbf{H}` holds under 1 % of the mean community volume
             (:func:`~pyg_symnmf.refine.wasted_column`; their number never
-            rises), and a node without edges, in no community, is one of
+            rises; then the ``k="auto"`` modularity partition brought to
+            :math:`k`, :func:`~pyg_symnmf.auto_k.partition_at`, is refined
+            alike and kept if its modularity is higher), and a node
+            without edges, in no community, is one of
             its own, labelled from :math:`k` on (as with ``k="auto"`` and
             as Leiden leaves it); with ``k="auto"``, the argmax of
             :math:`\mathbf{H}` is refined by local moves and ``labels_`` is
