@@ -613,13 +613,16 @@ class SymNMFClustering:
         if other is None:
             return labels
         other = refine_partition(raw, other.to(labels.device), **options)
-        row, col = raw.row(), raw.col()
-        values, degree = raw.values.detach(), raw.degree()
-        quality = [modularity_from_edges(row, col, values, degree,
-                                         candidate.to(row.device),
-                                         self.resolution)
-                   for candidate in (labels, other)]
-        return other if quality[1] > quality[0] else labels
+        if self._modularity(raw, other) > self._modularity(raw, labels):
+            return other
+        return labels
+
+    def _modularity(self, raw: Adjacency, labels: Tensor) -> float:
+        """Modularity at ``resolution`` of ``labels`` on the raw operator
+        (no validation: the read-out's own labels)."""
+        return modularity_from_edges(raw.row(), raw.col(),
+                                     raw.values.detach(), raw.degree(),
+                                     labels.to(raw.device), self.resolution)
 
     def _read_out(self, raw: Adjacency, h: Tensor) -> tuple[Tensor, float]:
         r"""Hard labels from :math:`\mathbf{H}` (see ``refine``) and their
@@ -646,10 +649,7 @@ class SymNMFClustering:
         # Nodes without edges: alone, as in the modularity partition.
         labels = torch.where(partition >= self.n_communities_, partition,
                              labels)
-        scores = [modularity_from_edges(raw.row(), raw.col(),
-                                        raw.values.detach(), raw.degree(),
-                                        candidate.to(raw.device),
-                                        self.resolution)
+        scores = [self._modularity(raw, candidate)
                   for candidate in (labels, partition)]
         if not self.refine or scores[0] > scores[1]:
             return labels, scores[0]

@@ -166,9 +166,7 @@ def refine_partition(graph: GraphLike, labels: Tensor, *,
         raise ValueError(f"'labels' must hold one community per node "
                          f"({adj.num_nodes}), got shape {list(labels.shape)}")
     device = labels.device
-    row, col = adj.row().cpu(), adj.col().cpu()
-    val = adj.values.detach().cpu().to(torch.float64)
-    graph_ = _Graph(row, col, val, adj.num_nodes)
+    graph_ = _Graph.of(adj)
     gen = torch.Generator().manual_seed(seed)
     ids, current = torch.unique(labels.cpu().long(), return_inverse=True)
     if graph_.two_m > 0 and fixed_k:
@@ -247,10 +245,7 @@ def merged_to(graph: GraphLike, labels: Tensor, count: int, *,
         graph, normalize=False, dtype=torch.float64)
     current = _compact(labels.cpu().long())
     if current.numel() and int(current.max()) + 1 > count:
-        graph_ = _Graph(adj.row().cpu(), adj.col().cpu(),
-                        adj.values.detach().cpu().to(torch.float64),
-                        adj.num_nodes)
-        current = _merge_to(graph_, current, count, resolution)
+        current = _merge_to(_Graph.of(adj), current, count, resolution)
     return _compact(current).to(labels.device)
 
 
@@ -271,6 +266,13 @@ class _Graph:
         # Rows come sorted (CSR order, kept by every subset and coarsening).
         self.off_ptr = row_pointers(self.off_row, n)
         self.off_count = self.off_ptr.diff()
+
+    @classmethod
+    def of(cls, adj: Adjacency) -> '_Graph':
+        """The stored nonzeros of an unnormalised :class:`Adjacency`."""
+        return cls(adj.row().cpu(), adj.col().cpu(),
+                   adj.values.detach().cpu().to(torch.float64),
+                   adj.num_nodes)
 
     def edges_of(self, nodes: Tensor) -> tuple[Tensor, Tensor]:
         """Positions of the off-diagonal entries in the rows ``nodes``
