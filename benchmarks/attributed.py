@@ -14,7 +14,8 @@ k-means, k-means on X, spectral clustering and Leiden, in one run:
 - a generated CiteSeer-like graph (:func:`bag_of_words_graph`, "words":
   degree-corrected SBM of mean degree 2.8 with heavy-tailed degrees, many
   components and isolated nodes, sparse binary bag-of-words features), 3
-  seeds (``--no-words`` skips it).
+  seeds, with 6 classes ("words") and with 10 ("words, 10 classes")
+  (``--no-words`` skips them).
 
 No method sees the labels; k is the number of classes, except Leiden (its
 own) and ``k='auto'`` (``SymNMFClustering('auto')``, the k it picks is
@@ -328,6 +329,9 @@ def main() -> None:
         if not args.no_words:
             for seed in range(seeds):
                 record('words', bag_of_words_graph(seed=seed), 6, seed)
+            for seed in range(seeds):
+                record('words, 10 classes',
+                       bag_of_words_graph(k=10, seed=seed), 10, seed)
     if not args.no_grid:
         print(f'# contextual SBM grid, N={n}, k=4, {seeds} seed(s)',
               flush=True)

@@ -10,7 +10,8 @@ import torch
 from torch import Tensor
 
 from .adjacency import Adjacency, normalized_operator
-from .auto_k import KSelection, partition_at, partition_start
+from .auto_k import (KSelection, modularity_start, partition_at,
+                     partition_start)
 from .defaults import (DEFAULT_ALPHA, DEFAULT_EPOCHS, DEFAULT_LR,
                        DEFAULT_MAX_ITER, DEFAULT_NUM_LAYERS, DEFAULT_TOL)
 from .factorize import (factorize, graph_operators, select_k,
@@ -30,7 +31,7 @@ from .overlapping import (affiliations, community_lists, edge_set,
                           overlapping_communities)
 from .readout import normalize_rows
 from .refine import refine_partition, wasted_column
-from .solvers import SolverResult, run_net
+from .solvers import CLASSICAL_METHODS, SolverResult, run_net
 from .threads import resolve_threads, thread_limit
 from .training import train
 from .validation import (check_bool, check_finite, check_number, check_rank,
@@ -484,13 +485,19 @@ class SymNMFClustering:
         options: dict[str, Any] = dict(tol=self.tol, alpha=self.alpha,
                                        seed=self.seed, verbose=verbose)
         if self._h0 is None:
-            # On a feature-aware operator the starts are ranked by the
+            # On a feature-aware operator the starts, among them its
+            # modularity partition brought to k, are ranked by the
             # modularity of their read-out (features.start_score).
-            score = start_score(raw, self.resolution) \
-                if inputs.feature_aware else None
+            score, starts = None, []
+            if inputs.feature_aware:
+                score = start_score(raw, self.resolution)
+                start = modularity_start(adj, raw, k, self.resolution,
+                                         self.seed) \
+                    if self.method in CLASSICAL_METHODS else None
+                starts = [] if start is None else [start]
             result = factorize(adj, k, self.method, max_iter=self.max_iter,
                                warn=warn, n_init=self._n_init(inputs),
-                               score=score, **options)
+                               score=score, starts=starts, **options)
             return result, self._read_out(raw, result.h)[0]
         best = SolverResult(self._h0, [], 0, 0)
         labels, quality = self._read_out(raw, self._h0)

@@ -3,14 +3,15 @@ memberships :math:`\mathbf{H}`, with the pretrained SymNMF-Net or a
 classical solver, for one graph or a batch of graphs."""
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
 
 from .adjacency import (Adjacency, GraphLike, normalized_operator,
                         split_batch, to_adjacency)
-from .auto_k import KSelection, choose_k, default_max_k, partition_start
+from .auto_k import (KSelection, choose_k, default_max_k, modularity_start,
+                     partition_start)
 from .features import (FEATURE_INITS, eigengap_k, feature_graph,
                        informative, start_score)
 from .functional import propagate, symnmf_loss_of
@@ -157,9 +158,15 @@ def symnmf(
             chosen, start = auto_start(op, op_raw, seed)
         else:
             chosen = check_rank(k, op.num_nodes)
-        score = start_score(op_raw) if use_x and op_raw is not None \
-            else None
-        return factorize(op, chosen, h0=start, score=score, **options).h
+        score = None
+        extra: list[Tensor] = []
+        if use_x and op_raw is not None:
+            score = start_score(op_raw)
+            start_k = modularity_start(op, op_raw, chosen, seed=seed) \
+                if start is None and method in CLASSICAL_METHODS else None
+            extra = [] if start_k is None else [start_k]
+        return factorize(op, chosen, h0=start, score=score, starts=extra,
+                         **options).h
 
     width = k if isinstance(k, int) else 16
     with thread_limit(n_jobs, adj.num_edges * width
@@ -236,7 +243,8 @@ def factorize(adj: Adjacency, k: int, method: str = 'anls', *,
               h0: Optional[Tensor] = None, verbose: bool = False,
               warn: bool = True, net: Optional[SymNMFNet] = None,
               n_init: int = 1,
-              score: Optional[Callable[[Tensor], float]] = None
+              score: Optional[Callable[[Tensor], float]] = None,
+              starts: Sequence[Tensor] = ()
               ) -> SolverResult:
     """:func:`symnmf` on a built operator, returning the diagnostics too
     (loss curve, iterations, SpMMs). Validates every argument. With
@@ -249,20 +257,28 @@ def factorize(adj: Adjacency, k: int, method: str = 'anls', *,
     first), then those of seeds ``seed + 1, ...``, and returns the result
     of lowest loss, or of highest ``score(h)`` when given
     (:func:`~pyg_symnmf.features.start_score` on a feature-aware
-    operator)."""
+    operator). ``starts``: more starts (not with ``h0``), such as
+    :func:`~pyg_symnmf.auto_k.modularity_start`, run after those and
+    ranked alike."""
     check_number('n_init', n_init, integer=True, low=1)
     if method == 'net' and net is None:  # loaded once for every start
         net = SymNMFNet.pretrained()
-    if n_init > 1 and h0 is None:
+    if starts and h0 is not None:
+        raise ValueError("'starts' are tried besides the seeded starts, so "
+                         "'h0' cannot be given with them")
+    if (n_init > 1 or starts) and h0 is None:
         check_rank(k, adj.num_nodes)
         first = None
-        if method != 'net':
+        if method != 'net' and n_init > 1:
             first = spectral_membership(adj, k, seed=seed)
             first = first * optimal_scale(first, propagate(adj, first))
         runs = [factorize(adj, k, method, max_iter=max_iter, tol=tol,
                           alpha=alpha, seed=seed + i, verbose=verbose,
                           warn=warn, net=net, h0=first if i == 0 else None)
                 for i in range(n_init)]
+        runs += [factorize(adj, k, method, max_iter=max_iter, tol=tol,
+                           alpha=alpha, seed=seed, verbose=verbose,
+                           warn=warn, net=net, h0=start) for start in starts]
         if score is not None:
             return max(runs, key=lambda r: score(r.h))
         return min(runs, key=lambda r: float(symnmf_loss_of(adj, r.h)))

@@ -167,3 +167,25 @@ def test_partition_reaches_leiden_modularity_without_planted_structure(
     leiden = la.find_partition(graph, la.ModularityVertexPartition, seed=0)
     selection = choose_k(raw(edge_index, 1000))
     assert selection.scores[selection.k] > leiden.modularity
+
+
+def test_modularity_start_is_the_partition_brought_to_k():
+    from pyg_symnmf.auto_k import modularity_start, partition_at
+    data = datasets.planted_partition(400, 8, mu=0.1, seed=0)
+    raw = to_adjacency(data.edge_index, num_nodes=400, normalize=False)
+    adj = to_adjacency(data.edge_index, num_nodes=400)
+    h = modularity_start(adj, raw, 5)
+    labels = partition_at(raw, 5)
+    assert h.shape == (400, 5) and torch.equal(h.argmax(1), labels)
+    assert int((h > 0).sum()) == 400  # one membership per node
+    assert torch.equal(h, partition_start(adj, raw.degree(), labels, 5))
+    assert modularity_start(adj, raw, 9) is None  # 8 communities only
+    # An extra start of factorize, ranked with the seeded ones.
+    result = ps.factorize.factorize(adj, 5, starts=[h], warn=False)
+    alone = ps.factorize.factorize(adj, 5, h0=h, warn=False)
+    seeded = ps.factorize.factorize(adj, 5, warn=False)
+    best = min((alone, seeded),
+               key=lambda r: float(functional.symnmf_loss_of(adj, r.h)))
+    assert torch.equal(result.h, best.h)
+    with pytest.raises(ValueError, match="'starts'"):
+        ps.factorize.factorize(adj, 5, h0=h, starts=[h])

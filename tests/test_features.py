@@ -358,12 +358,17 @@ def test_disconnected_graph_weighs_by_its_edge_agreement(monkeypatch):
     # The graph's edges are in the operator with weight h (normalised).
     assert fused.num_edges > alone.num_edges
     default = SymNMFClustering(6, seed=0).fit_predict(data)
+    assert metrics.nmi(data.y, default) > 0.8
+    # The graph weight's own effect, from the seeded starts alone (the
+    # modularity start rescues the operator without the graph too: 0.96).
+    monkeypatch.setattr('pyg_symnmf.estimator.modularity_start',
+                        lambda *a, **kw: None)
+    seeded = SymNMFClustering(6, seed=0).fit_predict(data)
     monkeypatch.setattr('pyg_symnmf.estimator.feature_graph',
                         lambda *a, **kw: feature_graph(*a, graph_weight=0,
                                                        **kw))
     without = SymNMFClustering(6, seed=0).fit_predict(data)
-    assert metrics.nmi(data.y, default) > metrics.nmi(data.y, without) + 0.1
-    assert metrics.nmi(data.y, default) > 0.8
+    assert metrics.nmi(data.y, seeded) > metrics.nmi(data.y, without) + 0.1
 
 
 def test_eigengap_k_counts_weakly_linked_cliques():
@@ -420,3 +425,25 @@ def test_auto_k_with_features_is_the_eigengap_then_that_k_given():
     assert h.shape == (600, 4)
     alone = SymNMFClustering('auto', features=False).fit(data)
     assert set(alone.k_scores_) == {alone.n_communities_}
+
+
+# Some seeded starts reach max_iter on this graph (they drift slowly).
+@pytest.mark.filterwarnings('ignore::pyg_symnmf.ConvergenceWarning')
+def test_modularity_start_rescues_a_ten_class_word_graph(monkeypatch):
+    # A generated bag-of-words graph with 10 classes: every seeded start
+    # drifts to structure that is not the classes (NMI about 0.3), while
+    # the operator's modularity partition brought to k, polished while its
+    # read-out's modularity rises, keeps them.
+    import sys
+    sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / 'benchmarks'))
+    from attributed import bag_of_words_graph
+    data = bag_of_words_graph(num_nodes=3000, k=10, seed=10)
+    est = SymNMFClustering(10).fit(data)
+    assert metrics.nmi(data.y, est.labels_) > 0.85  # 0.91
+    # The functional call factors alike (its arg-max is not refined).
+    h = symnmf(data.edge_index, 10, num_nodes=3000, x=data.x)
+    assert torch.equal(h, est.embedding_)
+    monkeypatch.setattr('pyg_symnmf.estimator.modularity_start',
+                        lambda *a, **kw: None)
+    seeded = SymNMFClustering(10).fit_predict(data)
+    assert metrics.nmi(data.y, seeded) < 0.6  # 0.28
