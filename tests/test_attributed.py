@@ -5,6 +5,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import warnings
 
 import pytest
 import torch
@@ -165,8 +166,10 @@ def test_wide_signal_features_match_the_exact_directions(monkeypatch):
     import pyg_symnmf.encoders as encoders
     x, y = wide_words(n=200, width=300)
     adj = to_adjacency(torch.tensor([[0, 1], [1, 0]]), num_nodes=200)
-    wide = signal_features(x, adj)  # 300 > 256, 200: randomised SVD
-    assert signal_features(x.to_sparse(), adj).shape == wide.shape
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # e.g. torch's sparse-invariant one
+        wide = signal_features(x, adj)  # 300 > 256, 200: randomised SVD
+        assert signal_features(x.to_sparse(), adj).shape == wide.shape
     monkeypatch.setattr(encoders, 'ENCODER_MAX_DIM', 10 ** 6)
     exact = signal_features(x, adj)  # the p x p eigendecomposition
     assert wide.shape[1] >= 3 and exact.shape[1] >= wide.shape[1]
