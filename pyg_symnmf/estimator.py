@@ -16,8 +16,8 @@ from .defaults import (DEFAULT_ALPHA, DEFAULT_EPOCHS, DEFAULT_LR,
                        DEFAULT_MAX_ITER, DEFAULT_NUM_LAYERS, DEFAULT_TOL)
 from .factorize import (factorize, graph_operators, select_k,
                         validate_method)
-from .features import (FEATURE_INITS, eigengap_k, feature_graph,
-                       informative, start_score)
+from .features import (FEATURE_INITS, feature_graph, informative,
+                       start_score)
 from .functional import propagate, symnmf_loss_of
 from .encoders import (ENCODER_EPOCHS, ENCODER_NUM_LAYERS, ENCODERS,
                        FEATURE_WEIGHT, EncodedNet, encoder_width,
@@ -129,13 +129,7 @@ class SymNMFClustering:
             (:func:`~pyg_symnmf.factorize.select_k`, at most
             :func:`~pyg_symnmf.auto_k.default_max_k`), which is also the
             factorization's start (:func:`~pyg_symnmf.auto_k.
-            partition_start`); its modularity lands in ``k_scores_``. On
-            a feature-aware operator: the eigengap's :math:`k` of the
-            operator built for an unknown :math:`k`
-            (:func:`~pyg_symnmf.features.eigengap_k`, at most
-            :obj:`~pyg_symnmf.features.MAX_EIGENGAP_K`), then the fit of
-            that :math:`k` given (its operator, starts and read-out); the
-            gaps land in ``k_scores_``.
+            partition_start`); its modularity lands in ``k_scores_``.
         method (str): ``"net"``, ``"anls"``, ``"hals"``, ``"mu"``,
             ``"pgd"`` or ``"multilevel"`` (see :func:`~pyg_symnmf.symnmf`).
             (default: :obj:`"anls"`)
@@ -262,8 +256,7 @@ class SymNMFClustering:
             start.
         n_iter_ (int): Epochs or iterations run.
         k_scores_ (dict[int, float]): With ``k="auto"``, the modularity of
-            the partition that gave :math:`k`; on a feature-aware operator,
-            the relative eigengap of each candidate :math:`k`.
+            the partition that gave :math:`k`.
         model_ (torch.nn.Module or None): The fitted net (``method="net"``).
         modularity_ (float): Modularity of ``labels_`` on the fitted graph's
             raw weights.
@@ -421,11 +414,6 @@ class SymNMFClustering:
                      'overlapping_communities_'):
             self.__dict__.pop(name, None)
         inputs = self._inputs(data)
-        if self.k == 'auto' and inputs.feature_aware:
-            # The eigengap's k, then the operator built for that k.
-            self.n_communities_, self.k_scores_ = eigengap_k(
-                inputs.raw, seed=self.seed)
-            inputs = self._inputs(data)
         with self._threads(inputs.adj):
             labels = self._fit(inputs)
             self.embedding_, self.cover_ = self._overlapping(
@@ -446,13 +434,13 @@ class SymNMFClustering:
         adj, raw, x = inputs.adj, inputs.raw, inputs.x
         self._auto = self._h0 = None
         labels = None
-        if self._by_modularity(inputs):
+        if self.k == 'auto':
             self._auto = select_k(raw, self.seed, resolution=self.resolution)
             k, self.k_scores_ = self._auto.k, self._auto.scores
             self._h0 = partition_start(adj, raw.degree(),
                                        self._partition(), k)
         else:
-            k = check_rank(self._given_k(), adj.num_nodes)
+            k = check_rank(self.k, adj.num_nodes)
         self.n_communities_ = k
         if self._plan.mode != 'classical':
             self.model_ = self._build_net(k, x).to(adj.device)
@@ -599,7 +587,7 @@ class SymNMFClustering:
     def _memberships_of(self, inputs: GraphInputs) -> Tensor:
         """The memberships of a fitted estimator on a graph."""
         adj, raw = inputs.adj, inputs.raw
-        if self._by_modularity(inputs):  # the start from this graph's own
+        if self.k == 'auto':  # the start from this graph's own partition
             self._auto = select_k(raw, self.seed, resolution=self.resolution)
             self._h0 = partition_start(adj, raw.degree(),
                                        self._partition(),
@@ -691,9 +679,9 @@ class SymNMFClustering:
         if not self._uses_features(x):
             return GraphInputs(adj, graph_raw, adj, graph_raw, x,
                                (graph, edge_weight))
-        k = self._given_k()
         raw = feature_graph(x, graph, edge_weight, data.num_nodes,
-                            k=k if k is not None and k >= 1 else None,
+                            k=self.k if isinstance(self.k, int)
+                            and self.k >= 1 else None,
                             normalize=False, seed=self.seed, dtype=adj.dtype)
         fused, graph_adj = raw, adj
         if self.normalize is not False:  # the graph's own scaled alike
@@ -701,19 +689,6 @@ class SymNMFClustering:
             graph_adj = normalized_operator(adj)
         return GraphInputs(fused, raw, graph_adj, graph_raw, x,
                            (graph, edge_weight))
-
-    def _given_k(self) -> Optional[int]:
-        """``k``, or the eigengap's once ``k="auto"`` has chosen it on a
-        feature-aware operator (``None`` before: the operator for an
-        unknown k)."""
-        if isinstance(self.k, int):
-            return self.k
-        return self.__dict__.get('n_communities_')
-
-    def _by_modularity(self, inputs: GraphInputs) -> bool:
-        """Whether ``k="auto"`` takes the modularity partition's k (every
-        operator but a feature-aware one)."""
-        return self.k == 'auto' and not inputs.feature_aware
 
     def _uses_features(self, x: Optional[Tensor]) -> bool:
         return bool(self.features) and self.encoder is None and \

@@ -12,8 +12,8 @@ from .adjacency import (Adjacency, GraphLike, normalized_operator,
                         split_batch, to_adjacency)
 from .auto_k import (KSelection, choose_k, default_max_k, modularity_start,
                      partition_start)
-from .features import (FEATURE_INITS, eigengap_k, feature_graph,
-                       informative, start_score)
+from .features import (FEATURE_INITS, feature_graph, informative,
+                       start_score)
 from .functional import propagate, symnmf_loss_of
 from .init import (optimal_scale, random_membership, spectral_membership,
                    zero_isolated)
@@ -60,11 +60,8 @@ def symnmf(
             accepts (an :class:`~pyg_symnmf.Adjacency` is used as is).
         k (int or str): Number of communities, :math:`1 \le k \le N` (of
             every graph, with ``batch``), or ``"auto"`` to choose it per
-            graph by :func:`select_k`, or with features by the eigengap of
-            the feature-aware operator
-            (:func:`~pyg_symnmf.features.eigengap_k`, as
-            :class:`~pyg_symnmf.SymNMFClustering`) (then rows of a batch
-            are padded with zero columns to the largest chosen :math:`k`).
+            graph by :func:`select_k` (then rows of a batch are padded with
+            zero columns to the largest chosen :math:`k`).
         edge_weight (torch.Tensor, optional): Edge weights.
         num_nodes (int, optional): Number of nodes.
         method (str): ``"net"``: the pretrained SymNMF-Net
@@ -133,28 +130,20 @@ def symnmf(
                                    verbose=verbose, n_init=n_init)
 
     def operators(raw_graph: Optional[Adjacency], graph_adj: Adjacency,
-                  rows: slice, width: Optional[int]
-                  ) -> tuple[Adjacency, Optional[Adjacency]]:
-        """The factored operator and modularity's raw one (k='auto'), the
-        feature-aware one built for ``width`` communities (None:
-        unknown)."""
+                  rows: slice) -> tuple[Adjacency, Optional[Adjacency]]:
+        """The factored operator and modularity's raw one (k='auto')."""
         if not use_x or raw_graph is None or x is None:
             return graph_adj, raw_graph if k == 'auto' else None
-        fused = feature_graph(_rows(x, rows), raw_graph, k=width,
+        fused = feature_graph(_rows(x, rows), raw_graph,
+                              k=k if isinstance(k, int) else None,
                               normalize=False, seed=seed,
                               dtype=graph_adj.dtype)
         return (fused if normalize is False else normalized_operator(fused),
                 fused)
 
-    def factor(raw_graph: Optional[Adjacency], graph_adj: Adjacency,
-               rows: slice, start: Optional[Tensor]) -> Tensor:
-        op, op_raw = operators(raw_graph, graph_adj, rows,
-                               k if isinstance(k, int) else None)
-        if k == 'auto' and use_x and op_raw is not None:
-            # As SymNMFClustering: the eigengap's k, then its operator.
-            chosen = eigengap_k(op_raw, seed=seed)[0]
-            op, op_raw = operators(raw_graph, graph_adj, rows, chosen)
-        elif k == 'auto' and op_raw is not None:
+    def factor(op: Adjacency, op_raw: Optional[Adjacency],
+               start: Optional[Tensor]) -> Tensor:
+        if op_raw is not None and k == 'auto':
             chosen, start = auto_start(op, op_raw, seed)
         else:
             chosen = check_rank(k, op.num_nodes)
@@ -172,10 +161,10 @@ def symnmf(
     with thread_limit(n_jobs, adj.num_edges * width
                       + adj.num_nodes * width**2):
         if batch is None:
-            return factor(raw, adj, slice(None), h0)
+            return factor(*operators(raw, adj, slice(None)), h0)
         raw_parts = split_batch(raw, batch) if raw is not None else []
-        parts = [factor(raw_parts[i][0] if raw_parts else None,
-                        sub, slice(start, end),
+        parts = [factor(*operators(raw_parts[i][0] if raw_parts else None,
+                                   sub, slice(start, end)),
                         None if h0 is None else h0[start:end])
                  for i, (sub, start, end) in enumerate(split_batch(adj,
                                                                    batch))]

@@ -97,16 +97,14 @@ import torch
 from torch import Tensor
 from torch_geometric.utils import coalesce, is_torch_sparse_tensor
 
-from .adjacency import (Adjacency, GraphLike, normalized_operator,
-                        to_adjacency)
+from .adjacency import Adjacency, GraphLike, to_adjacency
 from .functional import propagate
 from .metrics import modularity_from_edges
 from .validation import check_number
 
 __all__ = ['feature_graph', 'informative', 'filter_features',
            'knn_cosine_graph',
-           'graph_weight_rule', 'relative_eigengap', 'eigengap_k',
-           'edge_agreement',
+           'graph_weight_rule', 'relative_eigengap', 'edge_agreement',
            'prepared_features', 'smoothed_feature_kmeans', 'start_score',
            'RESTART', 'STEP_TOL', 'MAX_STEPS', 'MAX_DIM', 'FEATURE_INITS']
 
@@ -124,10 +122,6 @@ GAP_SCALE = 10.0
 TRUST_SCALE = 25.0   # a relative eigengap of 0.04 or more: full filter
 MAX_GRAPH_WEIGHT = 4.0
 MAX_PROBE_K = 10     # k unknown: eigengaps probed up to here
-# k='auto' on a feature-aware operator: the eigengap's k at most this
-# (the class counts of attributed benchmarks are 3-15; relative gaps of
-# ever smaller eigenvalues grow noisier past that).
-MAX_EIGENGAP_K = 20
 DENSE_EIGEN_NODES = 512  # eigenvalues of smaller operators: dense eigvalsh
 # GAP_SCALE, TRUST_SCALE and MAX_GRAPH_WEIGHT were set on the contextual-SBM
 # grid of benchmarks/attributed.py (N=2000, k=4; NMI, seeds 0-2): a linear
@@ -462,61 +456,24 @@ def relative_eigengap(adj: Adjacency, k: Optional[int], seed: int = 0
     over :math:`2 \le k \le` :obj:`MAX_PROBE_K` when ``k`` is None.
     LOBPCG on the sparse operator (dense ``eigvalsh`` up to
     :obj:`DENSE_EIGEN_NODES` nodes)."""
-    values = _top_eigenvalues(adj, (k or MAX_PROBE_K) + 1, seed)
-    ks = [k] if k else range(2, values.numel())
-    gaps = [float((values[j - 1] - values[j]) / values[j - 1])
-            for j in ks if j < values.numel() and values[j - 1] > 0]
-    return max(gaps, default=0.0)
-
-
-def eigengap_k(adj: Adjacency, max_k: int = MAX_EIGENGAP_K, seed: int = 0
-               ) -> tuple[int, dict[int, float]]:
-    r"""The number of clusters by the eigengap heuristic (von Luxburg
-    2007): the :math:`k`, :math:`2 \le k \le \min(k_{\max}, N - 2)`,
-    with the largest gap :math:`\lambda_k - \lambda_{k+1}` between the
-    largest eigenvalues of the symmetrically normalised ``adj``
-    (:math:`\lambda_1 = 1`; the smallest such :math:`k` on a tie; 1 when
-    :math:`N < 4`). What ``k="auto"`` counts on a feature-aware operator:
-    its modularity partition splits a kNN graph into many small dense
-    groups (15-16 on CiteSeer, 6 classes), while its spectrum shows the
-    classes (``benchmarks/attributed.py``). The gap is absolute, not
-    relative to :math:`\lambda_k`: a relative gap explodes where
-    :math:`\lambda_k` nears 0.
-
-    Args:
-        adj (Adjacency): A symmetric nonnegative operator (normalised here
-            if it is not).
-        max_k (int): :math:`k_{\max}`. (default: :obj:`MAX_EIGENGAP_K`)
-        seed (int): Seed of LOBPCG's start.
-
-    Returns:
-        ``(k, gaps)``, ``gaps`` the eigengap of every candidate.
-    """
-    check_number('max_k', max_k, integer=True, low=2)
-    values = _top_eigenvalues(normalized_operator(adj), max_k + 1, seed)
-    gaps = {j: float(values[j - 1] - values[j])
-            for j in range(2, values.numel())}
-    if not gaps:
-        return 1, gaps
-    return max(gaps, key=lambda j: (gaps[j], -j)), gaps
-
-
-def _top_eigenvalues(adj: Adjacency, top: int, seed: int) -> Tensor:
-    """The ``top`` largest eigenvalues of ``adj`` (at most :math:`N - 1`;
-    none below 2), descending: LOBPCG on the sparse operator, or dense
-    ``eigvalsh`` up to :obj:`DENSE_EIGEN_NODES` nodes."""
     n = adj.num_nodes
-    top = min(n - 1, top)
-    a = adj.csr.to(torch.float64)
+    top = min(n - 1, (k or MAX_PROBE_K) + 1)
     if top < 2:
-        return a.values().new_zeros(0)
+        return 0.0
+    a = adj.csr.to(torch.float64)
     if n <= max(DENSE_EIGEN_NODES, 3 * top):
-        return torch.linalg.eigvalsh(a.to_dense()).flip(0)[:top]
-    gen = torch.Generator().manual_seed(seed)
-    start = torch.randn(n, 2 * top, generator=gen, dtype=torch.float64)
-    values, _ = torch.lobpcg(a.to_sparse_coo(), k=top, X=start.to(a.device),
-                             largest=True, niter=200, tol=1e-4)
-    return values.sort(descending=True).values
+        values = torch.linalg.eigvalsh(a.to_dense()).flip(0)[:top]
+    else:
+        gen = torch.Generator().manual_seed(seed)
+        start = torch.randn(n, 2 * top, generator=gen, dtype=torch.float64)
+        values, _ = torch.lobpcg(a.to_sparse_coo(), k=top,
+                                 X=start.to(a.device), largest=True,
+                                 niter=200, tol=1e-4)
+        values = values.sort(descending=True).values
+    ks = [k] if k else range(2, top)
+    gaps = [float((values[j - 1] - values[j]) / values[j - 1])
+            for j in ks if j < top and values[j - 1] > 0]
+    return max(gaps, default=0.0)
 
 
 def _as_tensor(x: Any) -> Tensor:

@@ -10,7 +10,6 @@ from torch_geometric.data import Batch, Data
 
 from pyg_symnmf import (Adjacency, SymNMFClustering, datasets, features,
                         metrics, symnmf, to_adjacency)
-from pyg_symnmf.auto_k import choose_k
 from pyg_symnmf.features import feature_graph, knn_cosine_graph
 from pyg_symnmf.transforms import DetectCommunities
 
@@ -369,62 +368,6 @@ def test_disconnected_graph_weighs_by_its_edge_agreement(monkeypatch):
                                                        **kw))
     without = SymNMFClustering(6, seed=0).fit_predict(data)
     assert metrics.nmi(data.y, seeded) > metrics.nmi(data.y, without) + 0.1
-
-
-def test_eigengap_k_counts_weakly_linked_cliques():
-    # Cliques of 10, 12, 14 and 16 nodes joined in a ring by single edges:
-    # four eigenvalues near 1, then a gap; the dense spectrum agrees.
-    sizes, rows, cols, start = [10, 12, 14, 16], [], [], 0
-    for size in sizes:
-        members = torch.arange(start, start + size)
-        pairs = torch.cartesian_prod(members, members)
-        pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-        rows.append(pairs[:, 0])
-        cols.append(pairs[:, 1])
-        start += size
-    ends = torch.tensor([9, 21, 35, 51]), torch.tensor([10, 22, 36, 0])
-    rows += [ends[0], ends[1]]
-    cols += [ends[1], ends[0]]
-    adj = to_adjacency(torch.stack([torch.cat(rows), torch.cat(cols)]),
-                       num_nodes=52, normalize=False, dtype=torch.float64)
-    k, gaps = features.eigengap_k(adj, max_k=8)
-    assert k == 4 and sorted(gaps) == list(range(2, 9))
-    values = torch.linalg.eigvalsh(
-        to_adjacency(adj.csr).csr.to_dense().double()).flip(0)
-    assert gaps[4] == pytest.approx(float(values[3] - values[4]), rel=1e-6)
-    # lambda_5 is about 0: a gap relative to it would be the largest.
-    assert max(gaps.values()) == gaps[4] > 0.5 and abs(values[4]) < 1e-9
-    # The same on the normalised operator (normalised as it is given).
-    assert features.eigengap_k(to_adjacency(adj.csr), max_k=8)[0] == 4
-    # Too small a graph for a gap: one community.
-    assert features.eigengap_k(to_adjacency(torch.tensor([[0, 1], [1, 0]]),
-                                            num_nodes=3)) == (1, {})
-    with pytest.raises(ValueError, match='max_k'):
-        features.eigengap_k(adj, max_k=1)
-
-
-def test_auto_k_with_features_is_the_eigengap_then_that_k_given():
-    # The modularity partition of the fused operator has more communities
-    # than the 4 classes; its spectrum shows 4.
-    data = csbm(600, graph=1.5, feats=1.0)
-    fused = feature_graph(data.x, data.edge_index, normalize=False)
-    assert choose_k(fused).k > 4  # 6
-    est = SymNMFClustering('auto').fit(data)
-    assert est.n_communities_ == 4
-    assert max(est.k_scores_, key=est.k_scores_.get) == 4
-    given = SymNMFClustering(4).fit(data)
-    assert torch.equal(est.labels_, given.labels_)
-    assert torch.allclose(est.embedding_, given.embedding_)
-    assert metrics.nmi(data.y, est.labels_) > 0.6  # 0.72
-    # Predicted on the graph again: the operator of the chosen k.
-    assert torch.equal(est.predict(data), given.predict(data))
-    assert est.transform(data).shape == (600, 4)
-    # The functional call chooses alike; the graph alone still counts by
-    # modularity.
-    h = symnmf(data.edge_index, 'auto', num_nodes=600, x=data.x)
-    assert h.shape == (600, 4)
-    alone = SymNMFClustering('auto', features=False).fit(data)
-    assert set(alone.k_scores_) == {alone.n_communities_}
 
 
 # Some seeded starts reach max_iter on this graph (they drift slowly).
