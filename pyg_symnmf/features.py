@@ -75,7 +75,7 @@ The settings are chosen without labels (see the module constants and
 own modularity partition brought to :math:`k`
 (:func:`~pyg_symnmf.auto_k.modularity_start`; on a generated bag-of-words
 graph with 10 classes every seeded start ended near NMI 0.3 and this one
-at 0.91); :func:`start_score` ranks their results by
+at 0.92); :func:`start_score` ranks their results by
 the modularity, on the raw fused operator, of their arg-max partition, not
 by the SymNMF loss. On the contextual SBM with a moderately informative
 graph and weak features (``benchmarks/attributed.py``, lambda = 1.5,

@@ -382,7 +382,7 @@ def test_modularity_start_rescues_a_ten_class_word_graph(monkeypatch):
     from attributed import bag_of_words_graph
     data = bag_of_words_graph(num_nodes=3000, k=10, seed=10)
     est = SymNMFClustering(10).fit(data)
-    assert metrics.nmi(data.y, est.labels_) > 0.85  # 0.91
+    assert metrics.nmi(data.y, est.labels_) > 0.85  # 0.92
     # The functional call factors alike (its arg-max is not refined).
     h = symnmf(data.edge_index, 10, num_nodes=3000, x=data.x)
     assert torch.equal(h, est.embedding_)
