@@ -152,7 +152,7 @@ def symnmf(
         if use_x and op_raw is not None:
             score = start_score(op_raw)
             start_k = modularity_start(op, op_raw, chosen, seed=seed) \
-                if start is None and method in CLASSICAL_METHODS else None
+                if start is None and method != 'multilevel' else None
             extra = [] if start_k is None else [start_k]
         return factorize(op, chosen, h0=start, score=score, starts=extra,
                          **options).h

@@ -71,8 +71,8 @@ The settings are chosen without labels (see the module constants and
   0.006 NMI).
 
 **Which start.** A feature-aware operator is factored from
-:obj:`FEATURE_INITS` seeded starts and, with a classical method, from its
-own modularity partition brought to :math:`k`
+:obj:`FEATURE_INITS` seeded starts (the pretrained net: its spectral
+start) and from its own modularity partition brought to :math:`k`
 (:func:`~pyg_symnmf.auto_k.modularity_start`; on a generated bag-of-words
 graph with 10 classes every seeded start ended near NMI 0.3 and this one
 at 0.92); :func:`start_score` ranks their results by

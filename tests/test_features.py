@@ -383,6 +383,9 @@ def test_modularity_start_rescues_a_ten_class_word_graph(monkeypatch):
     data = bag_of_words_graph(num_nodes=3000, k=10, seed=10)
     est = SymNMFClustering(10).fit(data)
     assert metrics.nmi(data.y, est.labels_) > 0.85  # 0.92
+    # The pretrained blocks rank the same start against their spectral one.
+    net = SymNMFClustering(10, 'net').fit_predict(data)
+    assert metrics.nmi(data.y, net) > 0.85  # 0.92; 0.44 from its own start
     # The functional call factors alike (its arg-max is not refined).
     h = symnmf(data.edge_index, 10, num_nodes=3000, x=data.x)
     assert torch.equal(h, est.embedding_)
@@ -390,3 +393,5 @@ def test_modularity_start_rescues_a_ten_class_word_graph(monkeypatch):
                         lambda *a, **kw: None)
     seeded = SymNMFClustering(10).fit_predict(data)
     assert metrics.nmi(data.y, seeded) < 0.6  # 0.28
+    spectral = SymNMFClustering(10, 'net').fit_predict(data)
+    assert metrics.nmi(data.y, spectral) < 0.6
