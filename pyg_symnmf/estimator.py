@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import torch
 from torch import Tensor
 
 from .adjacency import Adjacency, normalized_operator
-from .auto_k import (KSelection, modularity_start, partition_at,
-                     partition_start)
+from .auto_k import KSelection, partition_at, partition_start
 from .defaults import (DEFAULT_ALPHA, DEFAULT_EPOCHS, DEFAULT_LR,
                        DEFAULT_MAX_ITER, DEFAULT_NUM_LAYERS, DEFAULT_TOL)
-from .factorize import (factorize, graph_operators, select_k,
-                        validate_method)
-from .features import (FEATURE_INITS, feature_graph, informative,
-                       start_score)
+from .factorize import (factorize, feature_ranking, graph_operators,
+                        select_k, validate_method)
+from .features import FEATURE_INITS, feature_graph, informative
 from .functional import propagate, symnmf_loss_of
 from .encoders import (ENCODER_EPOCHS, ENCODER_NUM_LAYERS, ENCODERS,
                        FEATURE_WEIGHT, EncodedNet, encoder_width,
@@ -31,7 +29,7 @@ from .overlapping import (affiliations, community_lists, edge_set,
                           overlapping_communities)
 from .readout import normalize_rows
 from .refine import refine_partition, wasted_column
-from .solvers import CLASSICAL_METHODS, SolverResult, run_net
+from .solvers import SolverResult, run_net
 from .threads import resolve_threads, thread_limit
 from .training import train
 from .validation import (check_bool, check_finite, check_number, check_rank,
@@ -476,13 +474,11 @@ class SymNMFClustering:
             # On a feature-aware operator the starts, among them its
             # modularity partition brought to k, are ranked by the
             # modularity of their read-out (features.start_score).
-            score, starts = None, []
+            score: Optional[Callable[[Tensor], float]] = None
+            starts: list[Tensor] = []
             if inputs.feature_aware:
-                score = start_score(raw, self.resolution)
-                start = modularity_start(adj, raw, k, self.resolution,
-                                         self.seed) \
-                    if self.method in CLASSICAL_METHODS else None
-                starts = [] if start is None else [start]
+                score, starts = feature_ranking(adj, raw, k, self.method,
+                                                self.resolution, self.seed)
             result = factorize(adj, k, self.method, max_iter=self.max_iter,
                                warn=warn, n_init=self._n_init(inputs),
                                score=score, starts=starts, **options)
@@ -750,16 +746,14 @@ class SymNMFClustering:
         adj = inputs.adj
         start = spectral_membership(adj, self.n_communities_,
                                     self._net().start_iterations, self.seed)
-        other = modularity_start(adj, inputs.raw, self.n_communities_,
-                                 self.resolution, self.seed) \
-            if inputs.feature_aware else None
-        if other is None:
+        if not inputs.feature_aware:
             return start
-        score = start_score(inputs.raw, self.resolution)
+        score, others = feature_ranking(adj, inputs.raw, self.n_communities_,
+                                        'net', self.resolution, self.seed)
+        starts = [start, *others]
         with torch.no_grad():
-            scores = [score(run_net(self._net(), adj, s).h)
-                      for s in (start, other)]
-        return other if scores[1] > scores[0] else start
+            scores = [score(run_net(self._net(), adj, s).h) for s in starts]
+        return starts[scores.index(max(scores))]  # the first on a tie
 
     def _net(self) -> SymNMFNet:
         model = self.model_.net if isinstance(self.model_, EncodedNet) \

@@ -147,13 +147,11 @@ def symnmf(
             chosen, start = auto_start(op, op_raw, seed)
         else:
             chosen = check_rank(k, op.num_nodes)
-        score = None
+        score: Optional[Callable[[Tensor], float]] = None
         extra: list[Tensor] = []
-        if use_x and op_raw is not None:
-            score = start_score(op_raw)
-            start_k = modularity_start(op, op_raw, chosen, seed=seed) \
-                if start is None and method != 'multilevel' else None
-            extra = [] if start_k is None else [start_k]
+        if use_x and op_raw is not None and start is None:  # else one run
+            score, extra = feature_ranking(op, op_raw, chosen, method,
+                                           seed=seed)
         return factorize(op, chosen, h0=start, score=score, starts=extra,
                          **options).h
 
@@ -224,6 +222,23 @@ def auto_start(adj: Adjacency, raw: Adjacency, seed: int = 0,
     assert selection.labels is not None  # choose_k always partitions
     return selection.k, partition_start(adj, raw.degree(), selection.labels,
                                         selection.k)
+
+
+def feature_ranking(adj: Adjacency, raw: Adjacency, k: int, method: str,
+                    resolution: float = 1.0, seed: int = 0
+                    ) -> tuple[Callable[[Tensor], float], list[Tensor]]:
+    r"""How the starts of a feature-aware operator are ranked, and the
+    start they are ranked with besides their own: the modularity of a
+    result's read-out on ``raw``
+    (:func:`~pyg_symnmf.features.start_score`), and the operator's
+    modularity partition brought to :math:`k`
+    (:func:`~pyg_symnmf.auto_k.modularity_start`; none for
+    ``"multilevel"``, which starts from its coarsest graph, or when the
+    partition has fewer than :math:`k` communities)."""
+    start = modularity_start(adj, raw, k, resolution, seed) \
+        if method != 'multilevel' else None
+    return (start_score(raw, resolution),
+            [] if start is None else [start])
 
 
 def factorize(adj: Adjacency, k: int, method: str = 'anls', *,

@@ -360,7 +360,7 @@ def test_disconnected_graph_weighs_by_its_edge_agreement(monkeypatch):
     assert metrics.nmi(data.y, default) > 0.8
     # The graph weight's own effect, from the seeded starts alone (the
     # modularity start rescues the operator without the graph too: 0.96).
-    monkeypatch.setattr('pyg_symnmf.estimator.modularity_start',
+    monkeypatch.setattr('pyg_symnmf.factorize.modularity_start',
                         lambda *a, **kw: None)
     seeded = SymNMFClustering(6, seed=0).fit_predict(data)
     monkeypatch.setattr('pyg_symnmf.estimator.feature_graph',
@@ -389,7 +389,7 @@ def test_modularity_start_rescues_a_ten_class_word_graph(monkeypatch):
     # The functional call factors alike (its arg-max is not refined).
     h = symnmf(data.edge_index, 10, num_nodes=3000, x=data.x)
     assert torch.equal(h, est.embedding_)
-    monkeypatch.setattr('pyg_symnmf.estimator.modularity_start',
+    monkeypatch.setattr('pyg_symnmf.factorize.modularity_start',
                         lambda *a, **kw: None)
     seeded = SymNMFClustering(10).fit_predict(data)
     assert metrics.nmi(data.y, seeded) < 0.6  # 0.28
