@@ -4,7 +4,11 @@ r"""Choosing the number of communities :math:`k` when it is not known.
 :func:`~pyg_symnmf.refine.refine_partition` reaches from singletons (local
 moves, refinement inside communities and merges, Leiden-style: every round
 :math:`O(|\mathcal{E}|)`, no SpMM; passes until one no longer pays,
-``iterations=None``), counting the communities that hold an edge. That
+``iterations=None``), with the communities whose parts are not
+significantly connected split
+(:func:`~pyg_symnmf.significance.split_insignificant`: modularity merges
+communities past its resolution limit on an excess of one or two edges),
+counting the communities that hold an edge. That
 partition is then the factorization's start (:func:`partition_start`), so
 the choice of :math:`k` and the start are one computation, reused.
 
@@ -36,6 +40,7 @@ from torch import Tensor
 from .adjacency import Adjacency
 from .metrics import modularity_from_edges
 from .refine import merged_to, refine_partition
+from .significance import split_insignificant
 
 __all__ = ['KSelection', 'choose_k', 'partition_at', 'partition_start',
            'modularity_start', 'default_max_k']
@@ -61,8 +66,8 @@ def default_max_k(num_nodes: int) -> int:
 
 
 def choose_k(raw: Adjacency, resolution: float = 1.0,
-             seed: int = 0, iterations: Optional[int] = None
-             ) -> KSelection:
+             seed: int = 0, iterations: Optional[int] = None,
+             significant: bool = True) -> KSelection:
     r"""The number of communities of the modularity partition of ``raw``
     (module notes).
 
@@ -73,6 +78,8 @@ def choose_k(raw: Adjacency, resolution: float = 1.0,
         seed (int): Seed of :func:`~pyg_symnmf.refine.refine_partition`.
         iterations (int, optional): Its passes. (default: until one no
             longer pays)
+        significant (bool): Split the communities whose parts are not
+            significantly connected (module notes). (default: :obj:`True`)
 
     Returns:
         :class:`KSelection`, its communities numbered by decreasing volume.
@@ -83,6 +90,9 @@ def choose_k(raw: Adjacency, resolution: float = 1.0,
     labels = refine_partition(raw, torch.arange(n), resolution=resolution,
                               iterations=iterations, seed=seed
                               ).to(raw.device)
+    if significant:
+        labels = split_insignificant(raw, labels, resolution=resolution,
+                                     seed=seed)
     degree = raw.degree().detach()
     vol = torch.zeros(int(labels.max()) + 1, dtype=degree.dtype,
                       device=degree.device).index_add_(0, labels, degree)
@@ -101,12 +111,14 @@ def choose_k(raw: Adjacency, resolution: float = 1.0,
 def partition_at(raw: Adjacency, k: int, resolution: float = 1.0,
                  seed: int = 0, iterations: Optional[int] = None
                  ) -> Optional[Tensor]:
-    r"""The modularity partition of :func:`choose_k` (its ``iterations``)
-    with :math:`k` communities: merged down to :math:`k` greedily
+    r"""The modularity partition of :func:`choose_k` (its ``iterations``;
+    no community split, since the merges to :math:`k` below would undo
+    it) with :math:`k` communities: merged down to :math:`k` greedily
     (:func:`~pyg_symnmf.refine.merged_to`) when it has more communities
     with edges, :obj:`None` when it has fewer. Nodes without edges carry
     label 0 (they do not change modularity). Shape :math:`(N,)`."""
-    selection = choose_k(raw, resolution, seed, iterations)
+    selection = choose_k(raw, resolution, seed, iterations,
+                         significant=False)
     if selection.k < k or selection.labels is None:
         return None
     labels = selection.labels

@@ -123,8 +123,10 @@ class SymNMFClustering:
 
     Args:
         k (int or str): Number of communities, or ``"auto"``: the number
-            of communities of the modularity partition
-            (:func:`~pyg_symnmf.factorize.select_k`, at most
+            of communities of the modularity partition, those whose parts
+            are not significantly connected split (on the graph; not on a
+            feature-aware operator: :func:`~pyg_symnmf.factorize.select_k`,
+            :mod:`~pyg_symnmf.significance`; at most
             :func:`~pyg_symnmf.auto_k.default_max_k`), which is also the
             factorization's start (:func:`~pyg_symnmf.auto_k.
             partition_start`); its modularity lands in ``k_scores_``.
@@ -433,7 +435,8 @@ class SymNMFClustering:
         self._auto = self._h0 = None
         labels = None
         if self.k == 'auto':
-            self._auto = select_k(raw, self.seed, resolution=self.resolution)
+            self._auto = select_k(raw, self.seed, resolution=self.resolution,
+                                  significant=not inputs.feature_aware)
             k, self.k_scores_ = self._auto.k, self._auto.scores
             self._h0 = partition_start(adj, raw.degree(),
                                        self._partition(), k)
@@ -584,7 +587,8 @@ class SymNMFClustering:
         """The memberships of a fitted estimator on a graph."""
         adj, raw = inputs.adj, inputs.raw
         if self.k == 'auto':  # the start from this graph's own partition
-            self._auto = select_k(raw, self.seed, resolution=self.resolution)
+            self._auto = select_k(raw, self.seed, resolution=self.resolution,
+                                  significant=not inputs.feature_aware)
             self._h0 = partition_start(adj, raw.degree(),
                                        self._partition(),
                                        self.n_communities_)

@@ -144,7 +144,8 @@ def symnmf(
     def factor(op: Adjacency, op_raw: Optional[Adjacency],
                start: Optional[Tensor]) -> Tensor:
         if op_raw is not None and k == 'auto':
-            chosen, start = auto_start(op, op_raw, seed)
+            chosen, start = auto_start(op, op_raw, seed,
+                                       significant=not use_x)
         else:
             chosen = check_rank(k, op.num_nodes)
         score: Optional[Callable[[Tensor], float]] = None
@@ -200,25 +201,32 @@ def graph_operators(graph: GraphLike, edge_weight: Optional[Tensor] = None,
 
 
 def select_k(raw: Adjacency, seed: int = 0, max_k: Optional[int] = None,
-             resolution: float = 1.0) -> KSelection:
+             resolution: float = 1.0, significant: bool = True
+             ) -> KSelection:
     r"""Chooses :math:`k` as the number of communities of the modularity
     partition (:func:`~pyg_symnmf.auto_k.choose_k`: no factorization, no
     SpMM), at most ``max_k`` (default
     :func:`~pyg_symnmf.auto_k.default_max_k`); the partition itself
     (``labels``) keeps all its communities. Modularity is measured on
-    ``raw`` at resolution :math:`\gamma` = ``resolution``."""
+    ``raw`` at resolution :math:`\gamma` = ``resolution``. With
+    ``significant``, communities whose parts are not significantly
+    connected are split (:func:`~pyg_symnmf.significance.
+    split_insignificant`): a test on edge counts, so a feature-aware
+    operator, whose weights are similarities, goes without it."""
     check_number('resolution', resolution, low=0, low_open=True)
-    selection = choose_k(raw, resolution, seed)
+    selection = choose_k(raw, resolution, seed, significant=significant)
     cap = default_max_k(raw.num_nodes) if max_k is None else max_k
     selection.k = max(1, min(selection.k, cap))
     return selection
 
 
 def auto_start(adj: Adjacency, raw: Adjacency, seed: int = 0,
-               resolution: float = 1.0) -> tuple[int, Tensor]:
+               resolution: float = 1.0, significant: bool = True
+               ) -> tuple[int, Tensor]:
     """:math:`k` chosen by :func:`select_k` and the factorization's start
     from its partition (:func:`~pyg_symnmf.auto_k.partition_start`)."""
-    selection = select_k(raw, seed, resolution=resolution)
+    selection = select_k(raw, seed, resolution=resolution,
+                         significant=significant)
     assert selection.labels is not None  # choose_k always partitions
     return selection.k, partition_start(adj, raw.degree(), selection.labels,
                                         selection.k)
