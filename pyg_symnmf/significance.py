@@ -35,6 +35,8 @@ networks modularity moved by under 0.0003 (``benchmarks/networks.py``).
 """
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -75,6 +77,10 @@ def split_insignificant(graph: GraphLike, labels: Tensor, *,
     check_number('z', z, low=0)
     adj = graph if isinstance(graph, Adjacency) else to_adjacency(
         graph, normalize=False, dtype=torch.float64)
+    labels = torch.as_tensor(labels)
+    if labels.dim() != 1 or labels.numel() != adj.num_nodes:
+        raise ValueError(f"'labels' must hold one community per node "
+                         f"({adj.num_nodes}), got shape {list(labels.shape)}")
     whole = _Graph.of(adj)
     labels = _compact(labels.cpu().long())
     if whole.off_val.numel() == 0 or labels.numel() == 0:
@@ -84,28 +90,36 @@ def split_insignificant(graph: GraphLike, labels: Tensor, *,
     community = torch.zeros(count, dtype=torch.long).scatter_(
         0, parts, labels)
     coarse = _coarsen(whole, parts, count)
-    inside = community[coarse.row] == community[coarse.col]
-    row, col, val = coarse.row[inside], coarse.col[inside], coarse.val[inside]
-    by_community = torch.argsort(community, stable=True)
-    sizes = torch.bincount(community)
-    offset = torch.cumsum(sizes, 0) - sizes
-    local = torch.empty(count, dtype=torch.long)
-    local[by_community] = torch.arange(count) - offset[community[by_community]]
-    by_edge = torch.argsort(community[row], stable=True)
-    edges = torch.bincount(community[row], minlength=sizes.numel())
     unit = float(whole.off_val.mean())
     group = torch.arange(count)
-    for members, chosen in zip(torch.split(by_community, sizes.tolist()),
+    for members, block in _blocks(coarse, community):
+        into = _groups(block, coarse.degree[members].numpy(),
+                       whole.two_m / resolution, unit, z)
+        group[members] = members[torch.from_numpy(into)]
+    return _compact(group[parts]).to(adj.device)
+
+
+def _blocks(coarse: _Graph, community: Tensor
+            ) -> Iterator[tuple[Tensor, np.ndarray]]:
+    """For every community of more than one part: its parts and the dense
+    part-by-part weights among them (internal weight on the diagonal)."""
+    inside = community[coarse.row] == community[coarse.col]
+    row, col, val = coarse.row[inside], coarse.col[inside], coarse.val[inside]
+    by_part = torch.argsort(community, stable=True)
+    sizes = torch.bincount(community)
+    local = torch.empty_like(by_part)  # a part's index in its community
+    local[by_part] = torch.arange(by_part.numel()) - (
+        torch.cumsum(sizes, 0) - sizes)[community[by_part]]
+    by_edge = torch.argsort(community[row], stable=True)
+    edges = torch.bincount(community[row], minlength=sizes.numel())
+    for members, chosen in zip(torch.split(by_part, sizes.tolist()),
                                torch.split(by_edge, edges.tolist())):
         if members.numel() > 1:
             block = np.zeros((members.numel(), members.numel()))
             np.add.at(block, (local[row[chosen]].numpy(),
                               local[col[chosen]].numpy()),
                       val[chosen].numpy())
-            into = _groups(block, coarse.degree[members].numpy(),
-                           whole.two_m / resolution, unit, z)
-            group[members] = members[torch.from_numpy(into)]
-    return _compact(group[parts]).to(adj.device)
+            yield members, block
 
 
 def _own_partitions(whole: _Graph, labels: Tensor, resolution: float,

@@ -71,6 +71,8 @@ def test_significant_connection_keeps_groups_together():
     assert labels.unique().numel() == 11
     with pytest.raises(ValueError, match="'z'"):
         split_insignificant(graph, cliques, z=-1.0)
+    with pytest.raises(ValueError, match="one community per node"):
+        split_insignificant(graph, cliques[:-1])
 
 
 def test_a_group_that_is_not_a_community_rejoins():
