@@ -76,18 +76,26 @@ def test_threshold_follows_bigclams_rule():
     assert cover.any() and not torch.equal(cover, plain)
 
 
-def test_membership_gain_matches_the_dense_likelihood():
+@pytest.mark.parametrize('sparse', [False, True])
+def test_membership_gain_matches_the_dense_likelihood(sparse):
     edge_index, _ = random_graph(25, 60, 4, weighted=False)
-    f = torch.rand(25, 3, generator=torch.Generator().manual_seed(4),
-                   dtype=torch.float64)
+    gen = torch.Generator().manual_seed(4)
+    f = torch.rand(25, 3, generator=gen, dtype=torch.float64)
+    if sparse:  # memberships with zeros: the gains skip their edges
+        f = f * (torch.rand(25, 3, generator=gen) < 0.5)
     gain = ov.membership_gain(f, edge_index)
     full = dense_bp_loss(edge_index, f, 25)
-    for i, c in [(0, 0), (3, 1), (17, 2), (24, 0)]:
+    assert bool((gain[f == 0] == 0).all())  # nothing to remove there
+    for i, c in [(0, 0), (3, 1), (17, 2), (24, 0)] if not sparse else \
+            [tuple(p) for p in torch.nonzero(f)[::7].tolist()]:
         without = f.clone()
         without[i, c] = 0
         # Ordered pairs in the loss: each pair at i counts twice.
         expected = (dense_bp_loss(edge_index, without, 25) - full) / 2
-        assert float(gain[i, c]) == pytest.approx(float(expected), rel=1e-9)
+        # (abs: the floor of products, 1e-8, where a membership alone
+        # explains an edge)
+        assert float(gain[i, c]) == pytest.approx(float(expected), rel=1e-9,
+                                                  abs=1e-6)
 
 
 def test_calibration_is_the_likelihood_maximum_along_the_ray():
