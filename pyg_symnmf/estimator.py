@@ -435,8 +435,7 @@ class SymNMFClustering:
         self._auto = self._h0 = None
         labels = None
         if self.k == 'auto':
-            self._auto = select_k(raw, self.seed, resolution=self.resolution,
-                                  significant=not inputs.feature_aware)
+            self._auto = self._select_k(inputs)
             k, self.k_scores_ = self._auto.k, self._auto.scores
             self._h0 = partition_start(adj, raw.degree(),
                                        self._partition(), k)
@@ -587,8 +586,7 @@ class SymNMFClustering:
         """The memberships of a fitted estimator on a graph."""
         adj, raw = inputs.adj, inputs.raw
         if self.k == 'auto':  # the start from this graph's own partition
-            self._auto = select_k(raw, self.seed, resolution=self.resolution,
-                                  significant=not inputs.feature_aware)
+            self._auto = self._select_k(inputs)
             self._h0 = partition_start(adj, raw.degree(),
                                        self._partition(),
                                        self.n_communities_)
@@ -601,6 +599,14 @@ class SymNMFClustering:
         check_finite('memberships', h)
         return self._overlapping(inputs, h)[0] \
             if self.loss == 'bernoulli_poisson' else h
+
+    def _select_k(self, inputs: GraphInputs) -> KSelection:
+        """``k='auto'``'s modularity partition of the factored operator,
+        its communities that are not significantly connected split on a
+        graph (edge counts), not on a feature-aware operator
+        (similarities)."""
+        return select_k(inputs.raw, self.seed, resolution=self.resolution,
+                        significant=not inputs.feature_aware)
 
     def _partition(self) -> Tensor:
         """The modularity partition of ``k='auto'`` (always computed)."""

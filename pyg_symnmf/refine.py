@@ -159,12 +159,7 @@ def refine_partition(graph: GraphLike, labels: Tensor, *,
     """
     if not resolution > 0:
         raise ValueError(f"'resolution' must be positive, got {resolution}")
-    adj = graph if isinstance(graph, Adjacency) else to_adjacency(
-        graph, edge_weight, num_nodes, normalize=False, dtype=torch.float64)
-    labels = torch.as_tensor(labels)
-    if labels.dim() != 1 or labels.numel() != adj.num_nodes:
-        raise ValueError(f"'labels' must hold one community per node "
-                         f"({adj.num_nodes}), got shape {list(labels.shape)}")
+    adj, labels = _raw_with_labels(graph, labels, edge_weight, num_nodes)
     device = labels.device
     graph_ = _Graph.of(adj)
     gen = torch.Generator().manual_seed(seed)
@@ -203,6 +198,21 @@ def refine_partition(graph: GraphLike, labels: Tensor, *,
     if fixed_k:  # the given labels, one per community
         return ids[current].to(device)
     return _compact(current).to(device)
+
+
+def _raw_with_labels(graph: GraphLike, labels: Tensor,
+                     edge_weight: Optional[Tensor] = None,
+                     num_nodes: Optional[int] = None
+                     ) -> tuple[Adjacency, Tensor]:
+    """The raw weights of ``graph`` (an :class:`Adjacency` as it is) and
+    ``labels``, checked to hold one community per node."""
+    adj = graph if isinstance(graph, Adjacency) else to_adjacency(
+        graph, edge_weight, num_nodes, normalize=False, dtype=torch.float64)
+    labels = torch.as_tensor(labels)
+    if labels.dim() != 1 or labels.numel() != adj.num_nodes:
+        raise ValueError(f"'labels' must hold one community per node "
+                         f"({adj.num_nodes}), got shape {list(labels.shape)}")
+    return adj, labels
 
 
 def _no_longer_pays(gains: list[float]) -> bool:
@@ -653,15 +663,22 @@ def _merge_to(graph: _Graph, labels: Tensor, count: int,
         ok.fill_diagonal_(False)
         gain = torch.where(ok, gain, torch.full_like(gain, -torch.inf))
         a, b = divmod(int(torch.argmax(gain)), k)
-        a, b = min(a, b), max(a, b)
-        weight[a] += weight[b]
-        weight[:, a] += weight[:, b]
-        weight[b] = 0
-        weight[:, b] = 0
-        vol[a] += vol[b]
-        alive[b] = False
-        into[into == b] = a
+        _absorb(weight, vol, alive, into, min(a, b), max(a, b))
     return _compact(into)[labels]
+
+
+def _absorb(weight: Tensor, volume: Tensor, alive: Tensor, into: Tensor,
+            a: int, b: int) -> None:
+    """Community ``b`` joins ``a`` on the dense graph of communities
+    (internal weight on the diagonal, which keeps it): rows, columns and
+    volumes summed, ``b`` retired, the parts it held now ``a``'s."""
+    weight[a] += weight[b]
+    weight[:, a] += weight[:, b]
+    weight[b] = 0
+    weight[:, b] = 0
+    volume[a] += volume[b]
+    alive[b] = False
+    into[into == b] = a
 
 
 def _matched(labels: Tensor, before: Tensor, count: int) -> Tensor:

@@ -28,21 +28,23 @@ deviations, :math:`e_{ab} > \mu_{ab} + z\sqrt{\mu_{ab}\,\bar w}`:
 A random community is a single group (its parts share far more edges
 than a whole-graph null model expects); two planted communities that
 modularity merged are two. On networkx's LFR graphs (20,000 nodes,
-degree exponent 2.5, :math:`\mu = 0.3`, 110 planted communities) the
-``k="auto"`` partition of 53-58 communities became 69-76, NMI 0.962 ->
-0.970-0.975, modularity 0.5657 -> 0.5656; on the Enron e-mail and cond-mat
-networks modularity moved by under 0.0003 (``benchmarks/networks.py``).
+degree exponent 2.5, :math:`\mu = 0.3`; 110 planted communities on graph
+seed 0) the ``k="auto"`` partitions of graph seeds 0-5 have 52-72
+communities (Leiden's 44-60) and NMI 0.971-0.978 (0.963-0.964 without the
+split on seeds 0-2), modularity 0.5656 against 0.5657 on seed 0; on the
+Enron e-mail and cond-mat networks modularity is unchanged to three
+decimals (``benchmarks/networks.py``).
 """
 from __future__ import annotations
 
 from typing import Iterator
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from .adjacency import Adjacency, GraphLike, csr_matrix, to_adjacency
-from .refine import _coarsen, _compact, _Graph, refine_partition
+from .adjacency import Adjacency, GraphLike, csr_matrix
+from .refine import (_absorb, _coarsen, _compact, _Graph, _raw_with_labels,
+                     refine_partition)
 from .validation import check_number
 
 __all__ = ['split_insignificant', 'SIGNIFICANCE']
@@ -80,12 +82,7 @@ def split_insignificant(graph: GraphLike, labels: Tensor, *,
         appearance, each group inside one community of ``labels``.
     """
     check_number('z', z, low=0)
-    adj = graph if isinstance(graph, Adjacency) else to_adjacency(
-        graph, normalize=False, dtype=torch.float64)
-    labels = torch.as_tensor(labels)
-    if labels.dim() != 1 or labels.numel() != adj.num_nodes:
-        raise ValueError(f"'labels' must hold one community per node "
-                         f"({adj.num_nodes}), got shape {list(labels.shape)}")
+    adj, labels = _raw_with_labels(graph, labels)
     whole = _Graph.of(adj)
     labels = _compact(labels.cpu().long())
     if whole.off_val.numel() == 0 or labels.numel() == 0:
@@ -98,14 +95,14 @@ def split_insignificant(graph: GraphLike, labels: Tensor, *,
     unit = float(whole.off_val.mean())
     group = torch.arange(count)
     for members, block in _blocks(coarse, community):
-        into = _groups(block, coarse.degree[members].numpy(),
+        into = _groups(block, coarse.degree[members],
                        whole.two_m / resolution, unit, z)
-        group[members] = members[torch.from_numpy(into)]
+        group[members] = members[into]
     return _compact(group[parts]).to(adj.device)
 
 
 def _blocks(coarse: _Graph, community: Tensor
-            ) -> Iterator[tuple[Tensor, np.ndarray]]:
+            ) -> Iterator[tuple[Tensor, Tensor]]:
     """For every community of more than one part: its parts and the dense
     part-by-part weights among them (internal weight on the diagonal)."""
     inside = community[coarse.row] == community[coarse.col]
@@ -120,10 +117,9 @@ def _blocks(coarse: _Graph, community: Tensor
     for members, chosen in zip(torch.split(by_part, sizes.tolist()),
                                torch.split(by_edge, edges.tolist())):
         if members.numel() > 1:
-            block = np.zeros((members.numel(), members.numel()))
-            np.add.at(block, (local[row[chosen]].numpy(),
-                              local[col[chosen]].numpy()),
-                      val[chosen].numpy())
+            block = torch.zeros(members.numel(), members.numel(),
+                                dtype=val.dtype)
+            block[local[row[chosen]], local[col[chosen]]] = val[chosen]
             yield members, block
 
 
@@ -145,48 +141,37 @@ def _own_partitions(whole: _Graph, labels: Tensor, resolution: float,
     return _compact(parts)
 
 
-def _groups(weight: np.ndarray, volume: np.ndarray, two_m: float,
-            unit: float, z: float) -> np.ndarray:
+def _groups(weight: Tensor, volume: Tensor, two_m: float, unit: float,
+            z: float) -> Tensor:
     """Steps 2-3 of the module notes on one community's parts: ``weight``
     the dense part-by-part weights (internal weight on the diagonal),
     ``volume`` their whole-graph volumes, ``two_m`` :math:`2m/\\gamma`.
     Returns the representative part of each part's group."""
-    size = volume.size
-    inner = weight.diagonal().copy()
-    weight = weight.copy()
-    np.fill_diagonal(weight, 0.0)
-    volume = volume.astype(np.float64).copy()
-    alive = np.ones(size, dtype=bool)
-    into = np.arange(size)
-
-    def merge(a: int, b: int) -> None:
-        inner[a] += inner[b] + 2 * weight[a, b]
-        weight[a] += weight[b]
-        weight[:, a] += weight[:, b]
-        weight[b], weight[:, b], weight[a, a] = 0.0, 0.0, 0.0
-        volume[a] += volume[b]
-        alive[b] = False
-        into[into == b] = a
-
-    while alive.sum() > 1:
-        expected = np.outer(volume, volume) / two_m
-        score = (weight - expected) / np.sqrt(
-            np.maximum(expected * unit, 1e-300))
-        score[~np.outer(alive, alive)] = -np.inf
-        np.fill_diagonal(score, -np.inf)
-        a, b = divmod(int(np.argmax(score)), size)
-        if not score[a, b] > z:
+    size = volume.numel()
+    weight, volume = weight.clone(), volume.clone()
+    alive = torch.ones(size, dtype=torch.bool)
+    into = torch.arange(size)
+    apart = ~torch.eye(size, dtype=torch.bool)
+    while int(alive.sum()) > 1:
+        expected = torch.outer(volume, volume) / two_m
+        score = (weight - expected) / (expected * unit).clamp_min(
+            1e-300).sqrt()
+        score = torch.where(torch.outer(alive, alive) & apart, score,
+                            torch.full_like(score, -torch.inf))
+        a, b = divmod(int(torch.argmax(score)), size)
+        if not float(score[a, b]) > z:
             break
-        merge(min(a, b), max(a, b))
-    while alive.sum() > 1:
+        _absorb(weight, volume, alive, into, min(a, b), max(a, b))
+    while int(alive.sum()) > 1:
+        inner = weight.diagonal()
         weak = alive & (inner <= volume / 2)
-        if not weak.any():
+        if not bool(weak.any()):
             break
-        candidates = np.flatnonzero(weak)
-        b = int(candidates[np.argmin(inner[candidates] / np.maximum(
-            volume[candidates], 1e-300))])
-        ties = np.where(alive, weight[b], -1.0)
+        candidates = torch.nonzero(weak).flatten()
+        b = int(candidates[torch.argmin(
+            inner[candidates] / volume[candidates].clamp_min(1e-300))])
+        ties = torch.where(alive, weight[b], torch.full_like(volume, -1.0))
         ties[b] = -1.0
-        a = int(np.argmax(ties))
-        merge(min(a, b), max(a, b))
+        a = int(torch.argmax(ties))
+        _absorb(weight, volume, alive, into, min(a, b), max(a, b))
     return into

@@ -1,5 +1,4 @@
 import networkx as nx
-import numpy as np
 import pytest
 import torch
 from torch_geometric.utils import from_networkx
@@ -79,11 +78,12 @@ def test_a_group_that_is_not_a_community_rejoins():
     # Part 1 shares less than expected with part 0 (not significant) but
     # holds less weight inside than it sends out: not a community in the
     # weak sense, so it stays with part 0.
-    block = np.array([[90.0, 1.0], [1.0, 2.0]])
-    into = _groups(block, np.array([100.0, 10.0]), 500.0, 1.0, 1.0)
+    block = torch.tensor([[90.0, 1.0], [1.0, 2.0]], dtype=torch.float64)
+    volume = torch.tensor([100.0, 10.0], dtype=torch.float64)
+    into = _groups(block, volume, 500.0, 1.0, 1.0)
     assert into.tolist() == [0, 0]
     block[1, 1] = 8.0  # now more inside than out: a community of its own
-    into = _groups(block, np.array([100.0, 10.0]), 500.0, 1.0, 1.0)
+    into = _groups(block, volume, 500.0, 1.0, 1.0)
     assert into.tolist() == [0, 1]
 
 
