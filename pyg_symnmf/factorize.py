@@ -284,13 +284,11 @@ def factorize(adj: Adjacency, k: int, method: str = 'anls', *,
         if method != 'net' and n_init > 1:
             first = spectral_membership(adj, k, seed=seed)
             first = first * optimal_scale(first, propagate(adj, first))
+        tries = [(seed + i, first if i == 0 else None)
+                 for i in range(n_init)] + [(seed, h) for h in starts]
         runs = [factorize(adj, k, method, max_iter=max_iter, tol=tol,
-                          alpha=alpha, seed=seed + i, verbose=verbose,
-                          warn=warn, net=net, h0=first if i == 0 else None)
-                for i in range(n_init)]
-        runs += [factorize(adj, k, method, max_iter=max_iter, tol=tol,
-                           alpha=alpha, seed=seed, verbose=verbose,
-                           warn=warn, net=net, h0=start) for start in starts]
+                          alpha=alpha, seed=s, verbose=verbose, warn=warn,
+                          net=net, h0=h) for s, h in tries]
         if score is not None:
             return max(runs, key=lambda r: score(r.h))
         return min(runs, key=lambda r: float(symnmf_loss_of(adj, r.h)))
