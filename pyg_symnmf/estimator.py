@@ -446,8 +446,12 @@ class SymNMFClustering:
             self.model_ = self._build_net(k, x).to(adj.device)
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.seed)
-                curve = self._train(inputs)
-            result = self._net_memberships(inputs)
+                start, ranked = self._fixed_start(inputs)
+                curve = self._train(inputs, start)
+            # Ranking the starts already ran the untrained blocks from the
+            # chosen one: that run is the result unless training followed.
+            result = ranked if ranked is not None and not curve \
+                else self._net_memberships(inputs, start)
             # Trained: the loss per epoch; else the loss per block.
             self.loss_curve_ = curve or result.loss_curve
             self.n_iter_ = len(curve) if curve else result.n_iter
@@ -735,35 +739,53 @@ class SymNMFClustering:
         return net
 
     def _start(self, inputs: GraphInputs) -> Tensor:
-        adj = inputs.adj
+        """The net's start on a graph: the encoder's output, else
+        :meth:`_fixed_start`'s."""
         if isinstance(self.model_, EncodedNet):
             assert inputs.x is not None  # checked by _inputs
-            return self.model_.start(inputs.x, *inputs.graph, adj)
+            return self.model_.start(inputs.x, *inputs.graph, inputs.adj)
+        start = self._fixed_start(inputs)[0]
+        assert start is not None  # None only with an encoder
+        return start
+
+    def _fixed_start(self, inputs: GraphInputs
+                     ) -> tuple[Optional[Tensor], Optional[SolverResult]]:
+        """A start that does not depend on the net's parameters (``None``
+        with an encoder, whose output is the start), and the run of the
+        untrained blocks from it when choosing it took one
+        (:meth:`_pretrained_start`)."""
+        if isinstance(self.model_, EncodedNet):
+            return None, None
         if self._h0 is not None:  # k='auto'
-            return self._h0
+            return self._h0, None
         if self._plan.mode == 'pretrained':
             return self._pretrained_start(inputs)
-        return random_membership(adj, self.n_communities_, self.seed)
+        return random_membership(inputs.adj, self.n_communities_,
+                                 self.seed), None
 
-    def _pretrained_start(self, inputs: GraphInputs) -> Tensor:
+    def _pretrained_start(self, inputs: GraphInputs
+                          ) -> tuple[Tensor, Optional[SolverResult]]:
         """The pretrained blocks' spectral start; on a feature-aware
         operator, or the operator's modularity partition brought to k
         (:func:`~pyg_symnmf.auto_k.modularity_start`), whichever the
         blocks take to the higher read-out modularity
         (:func:`~pyg_symnmf.features.start_score`), as the classical
         methods rank their starts (on a generated 10-class bag-of-words
-        graph the spectral start alone gave NMI 0.44)."""
+        graph the spectral start alone gave NMI 0.44); then also the
+        blocks' run from it."""
         adj = inputs.adj
         start = spectral_membership(adj, self.n_communities_,
                                     self._net().start_iterations, self.seed)
         if not inputs.feature_aware:
-            return start
+            return start, None
         score, others = feature_ranking(adj, inputs.raw, self.n_communities_,
                                         'net', self.resolution, self.seed)
         starts = [start, *others]
         with torch.no_grad():
-            scores = [score(run_net(self._net(), adj, s).h) for s in starts]
-        return starts[scores.index(max(scores))]  # the first on a tie
+            runs = [run_net(self._net(), adj, s) for s in starts]
+        scores = [score(run.h) for run in runs]
+        best = scores.index(max(scores))  # the first on a tie
+        return starts[best], runs[best]
 
     def _net(self) -> SymNMFNet:
         model = self.model_.net if isinstance(self.model_, EncodedNet) \
@@ -771,7 +793,8 @@ class SymNMFClustering:
         assert isinstance(model, SymNMFNet)
         return model
 
-    def _train(self, inputs: GraphInputs) -> list[float]:
+    def _train(self, inputs: GraphInputs, fixed_start: Optional[Tensor]
+               ) -> list[float]:
         adj = inputs.adj
         scale = 1.0 / float(adj.sq_norm.detach().clamp_min(1e-12))
         net = self._net()
@@ -786,15 +809,10 @@ class SymNMFClustering:
                            + 2 * beta * (xs * propagate(adj, xs)).sum())
 
         # Without an encoder the start does not depend on the parameters:
-        # computed once, at the first epoch, not every epoch.
-        fixed: list[Tensor] = []
-
+        # computed once (fixed_start), not every epoch.
         def start() -> Tensor:
-            if isinstance(self.model_, EncodedNet):
-                return self._start(inputs)
-            if not fixed:
-                fixed.append(self._start(inputs))
-            return fixed[0]
+            return self._start(inputs) if fixed_start is None \
+                else fixed_start
 
         def loss_fn() -> Tensor:
             if self._plan.guarded:  # train exactly what inference runs
@@ -816,14 +834,16 @@ class SymNMFClustering:
             verbose=self.verbose)]
 
     @torch.no_grad()
-    def _net_memberships(self, inputs: GraphInputs) -> SolverResult:
-        """The fitted net on a graph: pretrained blocks run with
+    def _net_memberships(self, inputs: GraphInputs,
+                         start: Optional[Tensor] = None) -> SolverResult:
+        """The fitted net on a graph, from ``start`` (default:
+        :meth:`_start`): pretrained blocks run with
         :func:`~pyg_symnmf.solvers.run_net`'s safeguard (only improving
         steps move), other nets plainly, as trained."""
         assert self.model_ is not None  # a fitted net
         self.model_.eval()
         adj = inputs.adj
-        start = self._start(inputs)
+        start = self._start(inputs) if start is None else start
         if self._plan.guarded:
             return run_net(self._net(), adj, start)
         # A trained bias can lift the zero rows of isolated nodes.

@@ -210,7 +210,7 @@ def test_fine_tuning_computes_the_constant_start_once(planted, count_calls):
     from pyg_symnmf import estimator as module
     calls = count_calls(module, 'spectral_membership')
     SymNMFClustering(3, method='net', epochs=5).fit(planted)
-    assert len(calls) == 2  # training, then inference: not once per epoch
+    assert len(calls) == 1  # once for training and inference, not per epoch
 
 
 def test_parameters_the_mode_ignores_are_refused(planted):

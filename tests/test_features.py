@@ -395,3 +395,30 @@ def test_modularity_start_rescues_a_ten_class_word_graph(monkeypatch):
     assert metrics.nmi(data.y, seeded) < 0.6  # 0.28
     spectral = SymNMFClustering(10, 'net').fit_predict(data)
     assert metrics.nmi(data.y, spectral) < 0.6
+
+
+def test_pretrained_net_runs_its_blocks_once_per_start(monkeypatch):
+    # The blocks' run from each start ranks the starts; the chosen start's
+    # run is the result, not run a second time. Fine-tuning runs it again
+    # with the trained blocks, from the same start.
+    from pyg_symnmf import estimator
+    runs = []
+
+    def counted(net, adj, h0):
+        result = real(net, adj, h0)
+        runs.append((h0, result.h))
+        return result
+    real = estimator.run_net
+    monkeypatch.setattr(estimator, 'run_net', counted)
+    data = csbm()
+    est = SymNMFClustering(4, 'net').fit(data)
+    assert len(runs) == 2  # the spectral start and the modularity start
+    assert any(torch.equal(h, est.embedding_) for _, h in runs)
+    runs.clear()
+    tuned = SymNMFClustering(4, 'net', epochs=2).fit(data)
+    starts = [h0 for h0, _ in runs]
+    # Ranking (2 runs), each epoch's forward pass (2), the result (1).
+    assert len(runs) == 5
+    assert all(s is starts[2] for s in starts[2:])
+    assert any(torch.equal(s, starts[2]) for s in starts[:2])
+    assert torch.equal(runs[-1][1], tuned.embedding_)
