@@ -112,6 +112,18 @@ def test_calibration_is_the_likelihood_maximum_along_the_ray():
     loss = ov.bp_loss(edge_index, f)
     assert loss <= ov.bp_loss(edge_index, f * 1.01)
     assert loss <= ov.bp_loss(edge_index, f * 0.99)
+    # Stationary: sum over edges of x / (e^x - 1) equals the sum of the
+    # products over the non-edges (the root the Newton steps find).
+    x = f[edge_index[0]].mul(f[edge_index[1]]).sum(1)
+    total = f.sum(0)
+    non_edges = float(total @ total - f.square().sum() - x.sum())
+    assert float((x / torch.expm1(x)).sum()) == pytest.approx(non_edges,
+                                                             rel=1e-9)
+    # Any scale of H gives the same affiliations (above the floor of the
+    # products, 1e-8).
+    for scale in (1e-3, 1e4):
+        assert torch.allclose(ov.affiliations(h * scale, adj), f,
+                              rtol=1e-9, atol=0)
     # The cover is BigCLAM's rule on those affiliations.
     delta = ov.membership_threshold(ov.edge_set(adj))
     assert torch.equal(ov.overlapping_communities(h, adj, prune=False),
