@@ -85,7 +85,8 @@ Rounds stop when :math:`Q_\gamma` rises by less than ``tol`` or after
 """
 from __future__ import annotations
 
-from typing import Optional
+import math
+from typing import Callable, Optional
 
 import torch
 from torch import Tensor
@@ -646,25 +647,86 @@ def _merge_to(graph: _Graph, labels: Tensor, count: int,
     r"""Merges communities two at a time, each time the pair with the
     largest :math:`\Delta Q_\gamma = 2 e_{ab}/2m - 2\gamma\,
     \mathrm{vol}_a \mathrm{vol}_b / (2m)^2` (CNM's greedy agglomeration;
-    pairs without edges between them too), until ``count`` remain: dense
-    on the :math:`k' \times k'` graph of communities."""
+    pairs without edges between them too), until ``count`` remain, on the
+    dense :math:`k' \times k'` graph of communities
+    (:func:`_greedy_merges`)."""
     k = int(labels.max()) + 1
     coarse = _coarsen(graph, labels, k)
     weight = torch.zeros(k, k, dtype=coarse.val.dtype)
     weight[coarse.row, coarse.col] = coarse.val
-    vol = coarse.degree.clone()
-    alive = torch.ones(k, dtype=torch.bool)
-    into = torch.arange(k)
     two_m = graph.two_m
-    for _ in range(k - count):
-        gain = 2 * weight / two_m - resolution * 2 * torch.outer(vol, vol) \
+
+    def gain(w: Tensor, vol_rows: Tensor, vol: Tensor) -> Tensor:
+        return 2 * w / two_m - resolution * 2 * torch.outer(vol_rows, vol) \
             / two_m ** 2
-        ok = torch.outer(alive, alive)
-        ok.fill_diagonal_(False)
-        gain = torch.where(ok, gain, torch.full_like(gain, -torch.inf))
-        a, b = divmod(int(torch.argmax(gain)), k)
-        _absorb(weight, vol, alive, into, min(a, b), max(a, b))
+
+    into = _greedy_merges(weight, coarse.degree.clone(), gain,
+                          merges=k - count)[2]
     return _compact(into)[labels]
+
+
+PairScore = Callable[[Tensor, Tensor, Tensor], Tensor]
+
+
+def _greedy_merges(weight: Tensor, volume: Tensor, score: PairScore, *,
+                   merges: Optional[int] = None, above: float = -math.inf
+                   ) -> tuple[Tensor, Tensor, Tensor]:
+    r"""Greedy agglomeration on a dense graph of groups (internal weight on
+    the diagonal): while two groups remain, the pair of highest
+    ``score(weight[rows], volume[rows], volume)`` (a block of pair scores,
+    each a function of its pair alone) merges, the first pair in row-major
+    order on a tie, for ``merges`` merges or while the best score exceeds
+    ``above``. Modifies ``weight`` and ``volume`` in place; returns them
+    and each group's representative.
+
+    Each row keeps its best pair; a merge scores only the merged group's
+    row and column again. A row whose best pair was one of the merged
+    groups keeps its old best (or its new pair with the merged group, if
+    higher) as a bound, and is scored again only when that bound comes
+    first: the choice is exact, and a merge costs :math:`O(p)` for
+    :math:`p` groups, not the :math:`O(p^2)` of scoring the whole table
+    (1,000 groups: 7-14 s before)."""
+    size = volume.numel()
+    alive = torch.ones(size, dtype=torch.bool)
+    into = torch.arange(size)
+    table = score(weight, volume, volume)
+    table.fill_diagonal_(-math.inf)
+    best_col = torch.argmax(table, dim=1)  # the first maximum of each row
+    best = table.gather(1, best_col[:, None]).squeeze(1)
+    bound = torch.zeros(size, dtype=torch.bool)  # best is only a bound
+    done = 0
+    while int(alive.sum()) > 1 and (merges is None or done < merges):
+        row = int(torch.argmax(best))
+        while bool(bound[row]):
+            best_col[row] = torch.argmax(table[row])
+            best[row] = table[row, best_col[row]]
+            bound[row] = False
+            row = int(torch.argmax(best))
+        col = int(best_col[row])
+        if not float(best[row]) > above:
+            break
+        a, b = min(row, col), max(row, col)
+        _absorb(weight, volume, alive, into, a, b)
+        done += 1
+        table[b] = table[:, b] = best[b] = -math.inf
+        bound[b] = False
+        # Row and column apart: the weights need not be symmetric to the
+        # last bit.
+        merged = score(weight[a:a + 1], volume[a:a + 1], volume)[0]
+        column = score(weight[:, a:a + 1], volume, volume[a:a + 1])[:, 0]
+        merged, column = (torch.where(alive, t, -math.inf)
+                          for t in (merged, column))
+        merged[a] = column[a] = -math.inf
+        table[a], table[:, a] = merged, column
+        lost = alive & ((best_col == a) | (best_col == b))
+        bound |= lost
+        wins = ~bound & ((column > best) | ((column == best) & (best_col > a)))
+        best_col[wins] = a
+        best = torch.where(wins | bound, torch.maximum(best, column), best)
+        best_col[a] = torch.argmax(merged)
+        best[a] = merged[best_col[a]]
+        bound[a] = False
+    return weight, volume, into
 
 
 def _absorb(weight: Tensor, volume: Tensor, alive: Tensor, into: Tensor,

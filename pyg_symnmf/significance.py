@@ -43,8 +43,8 @@ import torch
 from torch import Tensor
 
 from .adjacency import Adjacency, GraphLike, csr_matrix
-from .refine import (_absorb, _coarsen, _compact, _Graph, _raw_with_labels,
-                     refine_partition)
+from .refine import (_absorb, _coarsen, _compact, _Graph,
+                     _greedy_merges, _raw_with_labels, refine_partition)
 from .validation import check_number
 
 __all__ = ['split_insignificant', 'SIGNIFICANCE']
@@ -147,21 +147,13 @@ def _groups(weight: Tensor, volume: Tensor, two_m: float, unit: float,
     the dense part-by-part weights (internal weight on the diagonal),
     ``volume`` their whole-graph volumes, ``two_m`` :math:`2m/\\gamma`.
     Returns the representative part of each part's group."""
-    size = volume.numel()
-    weight, volume = weight.clone(), volume.clone()
-    alive = torch.ones(size, dtype=torch.bool)
-    into = torch.arange(size)
-    apart = ~torch.eye(size, dtype=torch.bool)
-    while int(alive.sum()) > 1:
-        expected = torch.outer(volume, volume) / two_m
-        score = (weight - expected) / (expected * unit).clamp_min(
-            1e-300).sqrt()
-        score = torch.where(torch.outer(alive, alive) & apart, score,
-                            torch.full_like(score, -torch.inf))
-        a, b = divmod(int(torch.argmax(score)), size)
-        if not float(score[a, b]) > z:
-            break
-        _absorb(weight, volume, alive, into, min(a, b), max(a, b))
+    def z_score(w: Tensor, vol_rows: Tensor, vol: Tensor) -> Tensor:
+        expected = torch.outer(vol_rows, vol) / two_m
+        return (w - expected) / (expected * unit).clamp_min(1e-300).sqrt()
+
+    weight, volume, into = _greedy_merges(weight.clone(), volume.clone(),
+                                          z_score, above=z)
+    alive = into == torch.arange(into.numel())
     while int(alive.sum()) > 1:
         inner = weight.diagonal()
         weak = alive & (inner <= volume / 2)

@@ -389,3 +389,70 @@ def test_a_wasted_column_also_tries_the_modularity_partition_at_k():
     other = refine_partition(raw, other, fixed_k=True)
     assert modularity(heavy.edge_index, est.labels_) >= \
         modularity(heavy.edge_index, other) - 1e-9
+
+
+def _greedy_reference(weight, volume, score, merges=None, above=-np.inf):
+    """The greedy agglomeration spelled out: the whole table scored for
+    every merge, the first maximum in row-major order merged."""
+    from pyg_symnmf.refine import _absorb
+    size = volume.numel()
+    alive = torch.ones(size, dtype=torch.bool)
+    into = torch.arange(size)
+    done = 0
+    while int(alive.sum()) > 1 and (merges is None or done < merges):
+        table = score(weight, volume, volume)
+        ok = torch.outer(alive, alive)
+        ok.fill_diagonal_(False)
+        table = torch.where(ok, table, -np.inf)
+        a, b = divmod(int(torch.argmax(table)), size)
+        if not float(table[a, b]) > above:
+            break
+        _absorb(weight, volume, alive, into, min(a, b), max(a, b))
+        done += 1
+    return weight, volume, into
+
+
+def _check_greedy_merges(weight, volume):
+    from pyg_symnmf.refine import _greedy_merges
+    p = volume.numel()
+
+    def modularity_gain(w, vol_rows, vol):
+        return 2 * w / 40.0 - 2 * torch.outer(vol_rows, vol) / 40.0 ** 2
+
+    def z_score(w, vol_rows, vol):
+        expected = torch.outer(vol_rows, vol) / 300.0
+        return (w - expected) / expected.clamp_min(1e-300).sqrt()
+
+    def weight_alone(w, vol_rows, vol):  # ties everywhere
+        return w.clone()
+
+    def volumes_alone(w, vol_rows, vol):  # as between components
+        return -torch.outer(vol_rows, vol)
+
+    for score, options in ((modularity_gain, dict(merges=p - 3)),
+                           (modularity_gain, dict(merges=p - 1)),
+                           (z_score, dict(above=1.0)),
+                           (z_score, dict(above=0.0)),
+                           (weight_alone, dict(merges=p // 2)),
+                           (volumes_alone, dict(merges=p - 2))):
+        fast = _greedy_merges(weight.clone(), volume.clone(), score,
+                              **options)
+        slow = _greedy_reference(weight.clone(), volume.clone(), score,
+                                 **options)
+        for got, expected in zip(fast, slow):
+            assert torch.equal(got, expected)
+
+
+@pytest.mark.parametrize('seed', range(6))
+def test_greedy_merges_match_the_whole_table_rescored(seed):
+    # Integer weights and volumes: many ties, resolved as the whole table's
+    # row-major argmax does; some groups without edges between them.
+    for p, density in ((60, 0.15), (30, 0.3)):
+        gen = torch.Generator().manual_seed(seed)
+        weight = torch.randint(0, 3, (p, p), generator=gen).double()
+        weight *= torch.rand(p, p, generator=gen) < density
+        weight = torch.triu(weight, 1)
+        weight = weight + weight.t() + torch.diag(
+            torch.randint(0, 4, (p,), generator=gen).double())
+        volume = weight.sum(1) + torch.randint(0, 3, (p,), generator=gen)
+        _check_greedy_merges(weight, volume)
