@@ -182,7 +182,8 @@ def _npz_features(path: str, node_ids: list):
         raise CLIError(f"--features: '{path}' holds NaN or infinite values")
     index = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
     return torch.sparse_coo_tensor(index, torch.from_numpy(
-        coo.data.astype(np.float32)), coo.shape).coalesce()
+        coo.data.astype(np.float32)), coo.shape,
+        check_invariants=False).coalesce()
 
 
 def _node_rows(path: str, flag: str, if_empty: Optional[str] = None

@@ -485,7 +485,7 @@ def _as_tensor(x: Any) -> Tensor:
         index = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(
             np.int64))
         x = torch.sparse_coo_tensor(index, torch.from_numpy(
-            coo.data.astype(np.float64)), coo.shape)
+            coo.data.astype(np.float64)), coo.shape, check_invariants=False)
     elif not isinstance(x, Tensor):
         try:
             x = torch.as_tensor(x)

@@ -154,8 +154,7 @@ def _bp_gradient(edges: Adjacency, f: Tensor, x: Tensor,
     q = -torch.expm1(-x)  # 1 - e^{-x}
 
     def spmm(values: Tensor, dense: Tensor) -> Tensor:
-        return torch.sparse_csr_tensor(crow, col, values,
-                                       edges.csr.shape) @ dense
+        return csr_matrix(None, col, values, edges.csr.shape, crow) @ dense
 
     # The non-edge sum counts the edges too (the weight - 1).
     grad = 2 * (f.sum(0, keepdim=True) - f

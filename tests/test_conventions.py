@@ -175,3 +175,21 @@ def test_every_public_name_loads():
     assert set(ps.__all__) <= set(dir(ps))
     with pytest.raises(AttributeError):
         ps.no_such_name
+
+
+def test_likelihood_fit_and_scipy_features_print_no_warning():
+    # PyTorch warns once per process about implicit sparse invariant checks
+    # (the test configuration hides it): every sparse tensor the package
+    # builds says how it is checked, so none reaches users.
+    code = ("import scipy.sparse as sp\n"
+            "from pyg_symnmf import SymNMFClustering, datasets\n"
+            "from pyg_symnmf.features import feature_graph\n"
+            "d = datasets.contextual_sbm(200, 3, 2.0, 2.0, seed=0)\n"
+            "SymNMFClustering(3, loss='bernoulli_poisson').fit(d)\n"
+            "feature_graph(sp.csr_matrix(d.x.numpy()), d.edge_index, "
+            "num_nodes=200, k=3)\n")
+    result = subprocess.run([sys.executable, '-W', 'error::UserWarning',
+                             '-c', code], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 'Warning' not in result.stderr, result.stderr
