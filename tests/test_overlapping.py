@@ -204,6 +204,11 @@ def test_isolated_nodes_and_an_empty_graph():
     assert not ov.overlapping_communities(torch.rand(5, 2), empty).any()
     with pytest.raises(ValueError, match='nonnegative'):
         ov.overlapping_communities(-torch.ones(8, 2), edge_index)
+    with pytest.raises(ValueError, match="'f' must be nonnegative"):
+        ov.membership_gain(-torch.ones(8, 2, dtype=torch.float64),
+                           edge_index)
+    with pytest.raises(ValueError, match='NaN'):
+        ov.membership_gain(torch.full((8, 2), float('nan')), edge_index)
     with pytest.raises(ValueError, match='loss'):
         SymNMFClustering(2, loss='poisson').fit(datasets.karate())
 
