@@ -27,8 +27,8 @@ degree factor :math:`\sqrt{d_i d_j}`; for small probabilities
 :math:`\mathbf{H}` to :math:`\mathbf{F} = c\,\mathbf{D}^{1/2}\mathbf{H}`
 (:math:`c\,\mathbf{H}` for an unnormalised operator), with the one scalar
 :math:`c` that maximises the Bernoulli-Poisson likelihood of the graph
-(a concave problem in :math:`c^2`, solved by safeguarded Newton steps): no constant is
-tuned, the graph itself sets the scale of the threshold.
+(a concave problem in :math:`c^2`, solved by safeguarded Newton steps):
+no constant is tuned, the graph itself sets the scale of the threshold.
 
 **Pricing memberships.** A squared-loss factor spreads small memberships
 widely (small entries of :math:`\mathbf{H}\mathbf{H}^\top` cost little
@@ -252,8 +252,8 @@ def _calibrated_scale(edges: Adjacency, f: Tensor) -> float:
     x/(e^{tx}-1) - \sum_{\text{non-edges}} x` (decreasing in :math:`t`),
     found in :math:`u = \log t` by Newton steps kept inside a bracket that
     each evaluation narrows, bisecting where a step would leave it
-    (``rtsafe``): 5-10 passes over the edges, where bisection from
-    :math:`e^{\pm 60}` to the same width took 40."""
+    (``rtsafe``): 4-11 passes over the edges on the development graphs,
+    where bisection from :math:`e^{\pm 60}` to the same width took 40."""
     x = _edge_products(edges, f)
     total = f.sum(0)
     non_edges = float(total.dot(total) - f.square().sum() - x.sum())
