@@ -39,6 +39,7 @@ from torch import Tensor
 
 from .adjacency import Adjacency
 from .metrics import modularity_from_edges
+from . import refine
 from .refine import merged_to, refine_partition
 from .significance import split_insignificant
 
@@ -115,11 +116,13 @@ def partition_at(raw: Adjacency, k: int, resolution: float = 1.0,
     no community split, since the merges to :math:`k` below would undo
     it) with :math:`k` communities: merged down to :math:`k` greedily
     (:func:`~pyg_symnmf.refine.merged_to`) when it has more communities
-    with edges, :obj:`None` when it has fewer. Nodes without edges carry
+    with edges, :obj:`None` when it has fewer, or more than
+    :obj:`~pyg_symnmf.refine.MAX_MERGED`. Nodes without edges carry
     label 0 (they do not change modularity). Shape :math:`(N,)`."""
     selection = choose_k(raw, resolution, seed, iterations,
                          significant=False)
-    if selection.k < k or selection.labels is None:
+    if selection.k < k or selection.labels is None or \
+            selection.k > refine.MAX_MERGED:
         return None
     labels = selection.labels
     labels = torch.where(labels < selection.k, labels,

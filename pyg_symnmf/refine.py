@@ -95,7 +95,15 @@ from .adjacency import (Adjacency, GraphLike, row_entries, row_pointers,
                         to_adjacency)
 from .metrics import modularity_from_edges
 
-__all__ = ['refine_partition', 'wasted_column', 'merged_to', 'NEAR_EMPTY']
+__all__ = ['refine_partition', 'wasted_column', 'merged_to', 'NEAR_EMPTY',
+           'MAX_MERGED']
+
+#: Most groups merged greedily on one dense table (:func:`merged_to`, the
+#: fixed-k split and merge): 4,096² float64 is 134 MB per table. A partition
+#: of more communities (a graph of very many small components) is not
+#: brought to k by :func:`~pyg_symnmf.auto_k.partition_at`, and a fixed-k
+#: pass whose split gives more parts is not taken.
+MAX_MERGED = 4096
 
 # Gains below this are float64 rounding of the sums, not a move's worth.
 _MIN_GAIN = 1e-12
@@ -602,7 +610,8 @@ def _fixed_k_levels(graph: _Graph, labels: Tensor, count: int,
     gains: list[float] = []
     while len(gains) < (MAX_PASSES if iterations is None else iterations):
         parts = _split(graph, labels, resolution, max_rounds, tol, gen)
-        if int(parts.max()) + 1 <= int(torch.unique(labels).numel()):
+        if not int(torch.unique(labels).numel()) < int(parts.max()) + 1 \
+                <= MAX_MERGED:
             break
         trial = _merge_to(graph, parts, min(count, int(parts.max()) + 1),
                           resolution)

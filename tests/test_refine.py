@@ -372,7 +372,22 @@ def test_partition_at_k_is_the_modularity_partition_brought_to_k():
     assert partition_at(raw, 9) is None
 
 
-def test_a_wasted_column_also_tries_the_modularity_partition_at_k():
+def test_partition_at_refuses_more_communities_than_it_merges(monkeypatch):
+    # Merging runs on dense tables: a partition of more communities than
+    # MAX_MERGED (many small components) is not brought to k.
+    from pyg_symnmf import auto_k, refine
+
+    raw = to_adjacency(ring_of_cliques(8, 6), normalize=False,
+                       dtype=torch.float64)
+    monkeypatch.setattr(refine, 'MAX_MERGED', 7)
+    assert auto_k.partition_at(raw, 4) is None
+    assert auto_k.partition_at(raw, 8) is None
+    monkeypatch.setattr(refine, 'MAX_MERGED', 8)
+    assert int(auto_k.partition_at(raw, 4).max()) + 1 == 4
+
+
+def test_a_wasted_column_also_tries_the_modularity_partition_at_k(
+        monkeypatch):
     # k given on a heavy-tailed graph: after a wasted column the estimator
     # keeps the higher-modularity of its split-and-merged read-out and the
     # k='auto' partition brought to k, so it is no worse than the latter.
@@ -389,6 +404,15 @@ def test_a_wasted_column_also_tries_the_modularity_partition_at_k():
     other = refine_partition(raw, other, fixed_k=True)
     assert modularity(heavy.edge_index, est.labels_) >= \
         modularity(heavy.edge_index, other) - 1e-9
+    # Without that partition (more communities than it merges), the fit
+    # keeps its own read-out.
+    from pyg_symnmf import refine
+    monkeypatch.setattr(refine, 'MAX_MERGED', 1)
+    alone = SymNMFClustering(20).fit(heavy)
+    linked = raw.degree() > 0
+    assert int(alone.labels_[linked].max()) < 20
+    assert modularity(heavy.edge_index, alone.labels_) <= \
+        modularity(heavy.edge_index, est.labels_) + 1e-9
 
 
 def _greedy_reference(weight, volume, score, merges=None, above=-np.inf):
