@@ -20,7 +20,9 @@ deviations, :math:`e_{ab} > \mu_{ab} + z\sqrt{\mu_{ab}\,\bar w}`:
    the communities' own; :func:`~pyg_symnmf.refine.refine_partition`, two
    passes of at most :obj:`OWN_ROUNDS` rounds of moves);
 2. inside each community its parts merge back greedily, the pair with the
-   largest z-score first, while it exceeds :math:`z`;
+   largest z-score first, while it exceeds :math:`z` (on a dense table: a
+   community of more than :obj:`~pyg_symnmf.refine.MAX_MERGED` parts is
+   kept whole);
 3. a group that is not a community in the weak sense (Radicchi et al.
    2004: more weight inside than to the rest of the graph) joins the group
    of its community it has most weight to.
@@ -37,11 +39,12 @@ decimals (``benchmarks/networks.py``).
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Optional
 
 import torch
 from torch import Tensor
 
+from . import refine
 from .adjacency import Adjacency, GraphLike, csr_matrix
 from .refine import (_absorb, _coarsen, _compact, _Graph,
                      _greedy_merges, _raw_with_labels, refine_partition)
@@ -95,6 +98,9 @@ def split_insignificant(graph: GraphLike, labels: Tensor, *,
     unit = float(whole.off_val.mean())
     group = torch.arange(count)
     for members, block in _blocks(coarse, community):
+        if block is None:  # too many parts for a dense table: kept whole
+            group[members] = members[0]
+            continue
         into = _groups(block, coarse.degree[members],
                        whole.two_m / resolution, unit, z)
         group[members] = members[into]
@@ -102,9 +108,10 @@ def split_insignificant(graph: GraphLike, labels: Tensor, *,
 
 
 def _blocks(coarse: _Graph, community: Tensor
-            ) -> Iterator[tuple[Tensor, Tensor]]:
+            ) -> Iterator[tuple[Tensor, Optional[Tensor]]]:
     """For every community of more than one part: its parts and the dense
-    part-by-part weights among them (internal weight on the diagonal)."""
+    part-by-part weights among them (internal weight on the diagonal), or
+    ``None`` beyond :obj:`~pyg_symnmf.refine.MAX_MERGED` parts."""
     inside = community[coarse.row] == community[coarse.col]
     row, col, val = coarse.row[inside], coarse.col[inside], coarse.val[inside]
     by_part = torch.argsort(community, stable=True)
@@ -116,7 +123,9 @@ def _blocks(coarse: _Graph, community: Tensor
     edges = torch.bincount(community[row], minlength=sizes.numel())
     for members, chosen in zip(torch.split(by_part, sizes.tolist()),
                                torch.split(by_edge, edges.tolist())):
-        if members.numel() > 1:
+        if members.numel() > refine.MAX_MERGED:
+            yield members, None
+        elif members.numel() > 1:
             block = torch.zeros(members.numel(), members.numel(),
                                 dtype=val.dtype)
             block[local[row[chosen]], local[col[chosen]]] = val[chosen]

@@ -34,6 +34,20 @@ def test_ring_of_cliques_past_the_resolution_limit():
     assert nmi(cliques, labels) == pytest.approx(1.0)
 
 
+def test_communities_of_too_many_parts_are_kept_whole(monkeypatch):
+    # The merges back run on a dense table of one community's parts: past
+    # refine.MAX_MERGED parts the community stays as modularity found it.
+    from pyg_symnmf import refine
+    data, cliques = ring_of_cliques(12, 6)
+    graph = raw(data.edge_index, data.num_nodes)
+    pairs = cliques // 2  # two cliques per community
+    assert nmi(cliques, split_insignificant(graph, pairs)) == \
+        pytest.approx(1.0)
+    monkeypatch.setattr(refine, 'MAX_MERGED', 1)
+    assert nmi(pairs, split_insignificant(graph, pairs)) == \
+        pytest.approx(1.0)
+
+
 def test_planted_communities_are_not_split():
     # Each block is a random graph: its own modularity partition has many
     # parts, all far more connected than the whole graph's null model
