@@ -37,9 +37,9 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from . import refine
 from .adjacency import Adjacency
 from .metrics import modularity_from_edges
-from . import refine
 from .refine import merged_to, refine_partition
 from .significance import split_insignificant
 

@@ -610,11 +610,10 @@ def _fixed_k_levels(graph: _Graph, labels: Tensor, count: int,
     gains: list[float] = []
     while len(gains) < (MAX_PASSES if iterations is None else iterations):
         parts = _split(graph, labels, resolution, max_rounds, tol, gen)
-        if not int(torch.unique(labels).numel()) < int(parts.max()) + 1 \
-                <= MAX_MERGED:
+        num_parts = int(parts.max()) + 1
+        if not int(torch.unique(labels).numel()) < num_parts <= MAX_MERGED:
             break
-        trial = _merge_to(graph, parts, min(count, int(parts.max()) + 1),
-                          resolution)
+        trial = _merge_to(graph, parts, min(count, num_parts), resolution)
         trial = _local_moves(graph, trial, resolution, max_rounds, tol, gen,
                              new_communities=False)
         q = graph.modularity(trial, resolution)
@@ -670,7 +669,7 @@ def _merge_to(graph: _Graph, labels: Tensor, count: int,
             / two_m ** 2
 
     into = _greedy_merges(weight, coarse.degree.clone(), gain,
-                          merges=k - count)[2]
+                          merges=k - count)
     return _compact(into)[labels]
 
 
@@ -679,14 +678,14 @@ PairScore = Callable[[Tensor, Tensor, Tensor], Tensor]
 
 def _greedy_merges(weight: Tensor, volume: Tensor, score: PairScore, *,
                    merges: Optional[int] = None, above: float = -math.inf
-                   ) -> tuple[Tensor, Tensor, Tensor]:
+                   ) -> Tensor:
     r"""Greedy agglomeration on a dense graph of groups (internal weight on
     the diagonal): while two groups remain, the pair of highest
     ``score(weight[rows], volume[rows], volume)`` (a block of pair scores,
     each a function of its pair alone) merges, the first pair in row-major
     order on a tie, for ``merges`` merges or while the best score exceeds
-    ``above``. Modifies ``weight`` and ``volume`` in place; returns them
-    and each group's representative.
+    ``above``. Modifies ``weight`` and ``volume`` in place (the merged
+    groups' sums); returns each group's representative.
 
     Each row keeps its best pair; a merge scores only the merged group's
     row and column again. A row whose best pair was one of the merged
@@ -704,7 +703,7 @@ def _greedy_merges(weight: Tensor, volume: Tensor, score: PairScore, *,
     best = table.gather(1, best_col[:, None]).squeeze(1)
     bound = torch.zeros(size, dtype=torch.bool)  # best is only a bound
     done = 0
-    while int(alive.sum()) > 1 and (merges is None or done < merges):
+    while size - done > 1 and (merges is None or done < merges):
         row = int(torch.argmax(best))
         while bool(bound[row]):
             best_col[row] = torch.argmax(table[row])
@@ -735,7 +734,7 @@ def _greedy_merges(weight: Tensor, volume: Tensor, score: PairScore, *,
         best_col[a] = torch.argmax(merged)
         best[a] = merged[best_col[a]]
         bound[a] = False
-    return weight, volume, into
+    return into
 
 
 def _absorb(weight: Tensor, volume: Tensor, alive: Tensor, into: Tensor,

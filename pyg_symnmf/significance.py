@@ -160,8 +160,8 @@ def _groups(weight: Tensor, volume: Tensor, two_m: float, unit: float,
         expected = torch.outer(vol_rows, vol) / two_m
         return (w - expected) / (expected * unit).clamp_min(1e-300).sqrt()
 
-    weight, volume, into = _greedy_merges(weight.clone(), volume.clone(),
-                                          z_score, above=z)
+    weight, volume = weight.clone(), volume.clone()
+    into = _greedy_merges(weight, volume, z_score, above=z)
     alive = into == torch.arange(into.numel())
     while int(alive.sum()) > 1:
         inner = weight.diagonal()

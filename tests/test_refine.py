@@ -459,8 +459,8 @@ def _check_greedy_merges(weight, volume):
                            (z_score, dict(above=0.0)),
                            (weight_alone, dict(merges=p // 2)),
                            (volumes_alone, dict(merges=p - 2))):
-        fast = _greedy_merges(weight.clone(), volume.clone(), score,
-                              **options)
+        fast = weight.clone(), volume.clone()  # merged in place
+        fast += (_greedy_merges(*fast, score, **options),)
         slow = _greedy_reference(weight.clone(), volume.clone(), score,
                                  **options)
         for got, expected in zip(fast, slow):
