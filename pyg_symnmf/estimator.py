@@ -13,9 +13,9 @@ from .adjacency import Adjacency, normalized_operator
 from .auto_k import KSelection, partition_at, partition_start
 from .defaults import (DEFAULT_ALPHA, DEFAULT_EPOCHS, DEFAULT_LR,
                        DEFAULT_MAX_ITER, DEFAULT_NUM_LAYERS, DEFAULT_TOL)
-from .factorize import (factorize, feature_ranking, graph_operators,
-                        select_k, validate_method)
-from .features import FEATURE_INITS, feature_graph, informative
+from .factorize import (factorize, feature_operator, feature_ranking,
+                        graph_operators, select_k, validate_method)
+from .features import FEATURE_INITS, informative
 from .functional import propagate, symnmf_loss_of
 from .encoders import (ENCODER_EPOCHS, ENCODER_NUM_LAYERS, ENCODERS,
                        FEATURE_WEIGHT, EncodedNet, encoder_width,
@@ -96,6 +96,9 @@ class GraphInputs:
         x: Node features, if any.
         graph: The graph and its edge weights as given (what an encoder
             and the feature operator read).
+        prior: The communities of the feature operator's first fit, when
+            its neighbours were searched in their discriminant metric
+            (:func:`~pyg_symnmf.factorize.feature_operator`).
     """
     adj: Adjacency
     raw: Adjacency
@@ -103,6 +106,7 @@ class GraphInputs:
     graph_raw: Adjacency
     x: Optional[Tensor]
     graph: tuple[Any, Optional[Tensor]]
+    prior: Optional[Tensor] = None
 
     @property
     def feature_aware(self) -> bool:
@@ -194,6 +198,11 @@ class SymNMFClustering:
             ``seed``, ``seed + 1``, ...), the lowest loss kept. (default:
             :obj:`~pyg_symnmf.features.FEATURE_INITS` on a feature-aware
             operator, else 1)
+        discriminant (bool): With features and :math:`k` given, the
+            operator's neighbours are searched in the discriminant metric of
+            a first classical fit's communities
+            (:func:`~pyg_symnmf.factorize.feature_operator`; one more fit).
+            (default: :obj:`True`)
         resolution (float): :math:`\gamma` of the modularity that
             ``k="auto"`` and ``refine`` maximise (larger: more, smaller
             communities). (default: 1.0)
@@ -284,7 +293,8 @@ class SymNMFClustering:
                  n_jobs: Optional[int] = None, resolution: float = 1.0,
                  refine: bool = True, verbose: bool = False,
                  features: bool = True,
-                 n_init: Optional[int] = None) -> None:
+                 n_init: Optional[int] = None,
+                 discriminant: bool = True) -> None:
         self.k = k
         self.method = method
         self.num_layers = num_layers
@@ -305,6 +315,7 @@ class SymNMFClustering:
         self.verbose = verbose
         self.features = features
         self.n_init = n_init
+        self.discriminant = discriminant
 
     # scikit-learn's parameter protocol, without importing scikit-learn.
     @classmethod
@@ -341,6 +352,7 @@ class SymNMFClustering:
         check_bool('verbose', self.verbose)
         resolve_threads(self.n_jobs, 0)  # validates n_jobs
         check_bool('features', self.features)
+        check_bool('discriminant', self.discriminant)
         if self.loss not in LOSSES:
             raise ValueError(f"Unknown loss {self.loss!r}; use one of "
                              f"{LOSSES}")
@@ -484,7 +496,8 @@ class SymNMFClustering:
             starts: list[Tensor] = []
             if inputs.feature_aware:
                 score, starts = feature_ranking(adj, raw, k, self.method,
-                                                self.resolution, self.seed)
+                                                self.resolution, self.seed,
+                                                inputs.prior)
             result = factorize(adj, k, self.method, max_iter=self.max_iter,
                                warn=warn, n_init=self._n_init(inputs),
                                score=score, starts=starts, **options)
@@ -689,16 +702,17 @@ class SymNMFClustering:
         if not self._uses_features(x):
             return GraphInputs(adj, graph_raw, adj, graph_raw, x,
                                (graph, edge_weight))
-        raw = feature_graph(x, graph, edge_weight, data.num_nodes,
-                            k=self.k if isinstance(self.k, int)
-                            and self.k >= 1 else None,
-                            normalize=False, seed=self.seed, dtype=adj.dtype)
+        raw, prior = feature_operator(
+            x, graph, edge_weight, data.num_nodes,
+            k=self.k if isinstance(self.k, int) and self.k >= 1 else None,
+            seed=self.seed, dtype=adj.dtype, resolution=self.resolution,
+            discriminant=self.discriminant)
         fused, graph_adj = raw, adj
         if self.normalize is not False:  # the graph's own scaled alike
             fused = normalized_operator(raw)
             graph_adj = normalized_operator(adj)
         return GraphInputs(fused, raw, graph_adj, graph_raw, x,
-                           (graph, edge_weight))
+                           (graph, edge_weight), prior)
 
     def _uses_features(self, x: Optional[Tensor]) -> bool:
         return bool(self.features) and self.encoder is None and \
@@ -779,7 +793,8 @@ class SymNMFClustering:
         if not inputs.feature_aware:
             return start, None
         score, others = feature_ranking(adj, inputs.raw, self.n_communities_,
-                                        'net', self.resolution, self.seed)
+                                        'net', self.resolution, self.seed,
+                                        inputs.prior)
         starts = [start, *others]
         with torch.no_grad():
             runs = [run_net(self._net(), adj, s) for s in starts]

@@ -91,6 +91,7 @@ property the labels are then polished for.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import torch
@@ -102,7 +103,9 @@ from .functional import propagate
 from .metrics import modularity_from_edges
 from .validation import check_number
 
-__all__ = ['feature_graph', 'informative', 'filter_features',
+__all__ = ['feature_graph', 'feature_space', 'FeatureSpace', 'fused_graph',
+           'discriminant_metric', 'ledoit_wolf_shrinkage',
+           'informative', 'filter_features',
            'knn_cosine_graph',
            'graph_weight_rule', 'relative_eigengap', 'edge_agreement',
            'prepared_features', 'smoothed_feature_kmeans', 'start_score',
@@ -170,11 +173,12 @@ def feature_graph(x: Any, graph: GraphLike,
                   num_neighbors: Optional[int] = None,
                   graph_weight: Optional[float] = None,
                   max_dim: int = MAX_DIM, normalize: Optional[bool] = None,
-                  seed: int = 0, dtype: Optional[torch.dtype] = None
-                  ) -> Adjacency:
+                  seed: int = 0, dtype: Optional[torch.dtype] = None,
+                  labels: Optional[Tensor] = None) -> Adjacency:
     r"""The feature-aware operator of an attributed graph (module notes):
     the graph fused with a sparse kNN cosine graph of graph-filtered
-    features, as an :class:`~pyg_symnmf.Adjacency` for any solver.
+    features, as an :class:`~pyg_symnmf.Adjacency` for any solver:
+    :func:`fused_graph` of :func:`feature_space`.
 
     Args:
         x: Node features :math:`(N, F)`: a dense or :mod:`torch.sparse`
@@ -202,14 +206,67 @@ def feature_graph(x: Any, graph: GraphLike,
             symmetrically. (default: :obj:`True`)
         seed (int): Seed of the randomised SVD. (default: 0)
         dtype (torch.dtype, optional): Of the operator. (default: float32)
+        labels (torch.Tensor, optional): Communities :math:`(N,)` of a
+            first factorization: the neighbours are then searched in their
+            discriminant metric (:func:`discriminant_metric`).
 
     Returns:
         :class:`~pyg_symnmf.Adjacency` :math:`N \times N` with at most
         :math:`2Nm + \mathrm{nnz}(\mathbf{A})` nonzeros; not differentiable
         in ``edge_weight``.
     """
+    space = feature_space(x, graph, edge_weight, num_nodes, k=k,
+                          steps=steps, restart=restart,
+                          num_neighbors=num_neighbors,
+                          graph_weight=graph_weight, max_dim=max_dim,
+                          seed=seed)
+    return fused_graph(space, labels=labels, normalize=normalize,
+                       dtype=dtype)
+
+
+@dataclass
+class FeatureSpace:
+    r"""What the operator is built from before the neighbour search
+    (:func:`feature_space`), kept so that it can be fused again in another
+    metric (:func:`fused_graph` with ``labels``) without filtering again.
+
+    Attributes:
+        z: The filtered features, centred, unit rows :math:`(N, d)`
+            (float64).
+        adj: The graph's normalised operator (float64).
+        k: The number of communities, if known.
+        num_neighbors: Neighbours :math:`m` per node.
+        gap: The graph's relative eigengap at :math:`k`.
+        agreement: The feature agreement of its edges
+            (:func:`edge_agreement`).
+        graph_weight: The graph's weight when given, else chosen when
+            fusing.
+        seed: Seed of the eigengaps.
+    """
+    z: Tensor
+    adj: Adjacency
+    k: Optional[int]
+    num_neighbors: int
+    gap: float
+    agreement: float
+    graph_weight: Optional[float]
+    seed: int
+
+
+def feature_space(x: Any, graph: GraphLike,
+                  edge_weight: Optional[Tensor] = None,
+                  num_nodes: Optional[int] = None, *,
+                  k: Optional[int] = None, steps: Optional[int] = None,
+                  restart: Optional[float] = None,
+                  num_neighbors: Optional[int] = None,
+                  graph_weight: Optional[float] = None,
+                  max_dim: int = MAX_DIM, seed: int = 0) -> FeatureSpace:
+    """Steps 1 and the rules of :func:`feature_graph` (same arguments):
+    the filtered features and the graph's statistics."""
     if restart is not None:
         check_number('restart', restart, low=0, high=1)
+    if graph_weight is not None:
+        check_number('graph_weight', graph_weight, low=0)
     check_number('max_dim', max_dim, integer=True, low=1)
     check_number('seed', seed, integer=True, low=0)
     features = _as_tensor(x)
@@ -238,15 +295,25 @@ def feature_graph(x: Any, graph: GraphLike,
     z = filter_features(x0, adj, steps=steps, restart=restart,
                         max_dim=max_dim, seed=seed, graph=graph,
                         edge_weight=edge_weight)
-    z = z - z.mean(0)
-    z = z / z.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    knn_index, knn_value = knn_cosine_graph(z, m)
+    return FeatureSpace(_centred_unit_rows(z), adj, k, m, gap_a, agreement,
+                        graph_weight, seed)
+
+
+def fused_graph(space: FeatureSpace, *, labels: Optional[Tensor] = None,
+                normalize: Optional[bool] = None,
+                dtype: Optional[torch.dtype] = None) -> Adjacency:
+    """Steps 2 and 3 of :func:`feature_graph`: the kNN graph of the
+    filtered features (in the discriminant metric of ``labels`` when
+    given, :func:`discriminant_metric`) fused with the graph."""
+    z = space.z if labels is None else discriminant_metric(space.z, labels)
+    n, adj = z.size(0), space.adj
+    knn_index, knn_value = knn_cosine_graph(z, space.num_neighbors)
     knn = to_adjacency(knn_index, knn_value, n, normalize=True,
                        dtype=torch.float64)
+    graph_weight = space.graph_weight
     if graph_weight is None:
-        graph_weight = max(graph_weight_rule(gap_a, knn, k, seed),
-                           agreement)
-    check_number('graph_weight', graph_weight, low=0)
+        graph_weight = max(graph_weight_rule(space.gap, knn, space.k,
+                                             space.seed), space.agreement)
     parts = [(knn.row(), knn.col(), knn.values)]
     if graph_weight > 0 and adj.num_edges > 0:
         parts.append((adj.row(), adj.col(), graph_weight * adj.values))
@@ -254,6 +321,66 @@ def feature_graph(x: Any, graph: GraphLike,
     index, value = coalesce(torch.stack([row, col]), value, n, reduce='sum')
     return to_adjacency(index, value.to(dtype or torch.float32), n,
                         normalize=normalize)
+
+
+def discriminant_metric(z: Tensor, labels: Tensor) -> Tensor:
+    r"""The rows of ``z`` :math:`(N, d)` in the metric that separates the
+    groups ``labels`` :math:`(N,)`, as linear discriminant analysis's:
+    :math:`\mathbf{z}_i \boldsymbol{\Sigma}_w^{-1/2}`, with
+    :math:`\boldsymbol{\Sigma}_w` the pooled within-group covariance
+    shrunk towards :math:`\frac{\mathrm{tr}\,\boldsymbol{\Sigma}_w}{d}
+    \mathbf{I}` by Ledoit and Wolf's rule (:func:`ledoit_wolf_shrinkage`),
+    then centred with unit rows (float64). Directions along which the
+    groups spread weigh less, directions that tell them apart more: on
+    a generated 10-class bag-of-words graph the default call's NMI goes
+    from 0.925 to 0.987 with the neighbours searched in the metric of
+    its own first partition (module notes). ``z`` unchanged when every
+    group is a single point."""
+    labels = labels.to(z.device, torch.long)
+    if labels.shape != (z.size(0),):
+        raise ValueError(f"'labels' must have shape [{z.size(0)}], got "
+                         f"{list(labels.shape)}")
+    groups = int(labels.max()) + 1 if labels.numel() else 0
+    sums = z.new_zeros(groups, z.size(1)).index_add_(0, labels, z)
+    counts = torch.bincount(labels, minlength=groups).clamp_min(1)
+    residual = z - (sums / counts.unsqueeze(1).to(z.dtype))[labels]
+    cov = residual.t() @ residual / max(z.size(0), 1)
+    target = float(cov.trace()) / z.size(1)
+    if not target > 0:
+        return z
+    shrink = ledoit_wolf_shrinkage(residual)
+    eye = torch.eye(z.size(1), dtype=z.dtype, device=z.device)
+    values, vectors = torch.linalg.eigh((1 - shrink) * cov
+                                        + shrink * target * eye)
+    # Round-off can leave an eigenvalue of a singular covariance at 0.
+    floor = torch.finfo(z.dtype).eps * target
+    root = (vectors * values.clamp_min(floor).rsqrt()) @ vectors.t()
+    return _centred_unit_rows(z @ root)
+
+
+def ledoit_wolf_shrinkage(x: Tensor) -> float:
+    r"""Ledoit and Wolf's (2004) shrinkage :math:`a \in [0, 1]` of the
+    covariance of the rows of ``x`` :math:`(n, p)` (taken as centred)
+    towards :math:`\mu\mathbf{I}`, :math:`\mu` its mean eigenvalue: the
+    :math:`a` that minimises the expected squared error of
+    :math:`(1 - a)\mathbf{S} + a\mu\mathbf{I}`, estimated from the data
+    (scikit-learn's ``ledoit_wolf_shrinkage`` with
+    ``assume_centered=True``)."""
+    n, p = x.shape
+    squares = x.square()
+    variances = squares.sum(0) / n
+    mu = float(variances.sum()) / p
+    delta_ = float((x.t() @ x).square().sum()) / n ** 2
+    beta_ = float((squares.t() @ squares).sum())
+    beta = (beta_ / n - delta_) / (p * n)
+    delta = (delta_ - 2 * mu * float(variances.sum()) + p * mu ** 2) / p
+    beta = min(beta, delta)
+    return 0.0 if beta <= 0 else beta / delta
+
+
+def _centred_unit_rows(z: Tensor) -> Tensor:
+    z = z - z.mean(0)
+    return z / z.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
 
 def start_score(raw: Adjacency, resolution: float = 1.0
@@ -372,8 +499,7 @@ def edge_agreement(x: Tensor, adj: Adjacency, num_neighbors: int,
     sample estimates it; the search costs :math:`O(N^2 F)` otherwise)."""
     if adj.num_edges == 0:
         return 0.0
-    z = x - x.mean(0)
-    z = z / z.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    z = _centred_unit_rows(x)
     n = z.size(0)
     at_random = float(z.sum(0).square().sum()) / n ** 2
     along = float((z[adj.row()] * z[adj.col()]).sum(1).mean())

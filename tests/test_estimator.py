@@ -28,7 +28,7 @@ def test_sklearn_clone_and_get_set_params_round_trip():
                            'encoder', 'deep_supervision', 'max_iter', 'tol',
                            'alpha', 'normalize', 'pretrained', 'loss', 'seed',
                            'n_jobs', 'resolution', 'refine', 'verbose',
-                           'features', 'n_init'}
+                           'features', 'n_init', 'discriminant'}
     copy = clone(est)
     assert copy is not est and type(copy) is SymNMFClustering
     assert copy.get_params() == params

@@ -10,6 +10,7 @@ from torch_geometric.data import Batch, Data
 
 from pyg_symnmf import (Adjacency, SymNMFClustering, datasets, features,
                         metrics, symnmf, to_adjacency)
+from pyg_symnmf.adjacency import normalized_operator as ps_normalized
 from pyg_symnmf.features import feature_graph, knn_cosine_graph
 from pyg_symnmf.transforms import DetectCommunities
 
@@ -362,11 +363,14 @@ def test_disconnected_graph_weighs_by_its_edge_agreement(monkeypatch):
     # modularity start rescues the operator without the graph too: 0.96).
     monkeypatch.setattr('pyg_symnmf.factorize.modularity_start',
                         lambda *a, **kw: None)
-    seeded = SymNMFClustering(6, seed=0).fit_predict(data)
-    monkeypatch.setattr('pyg_symnmf.estimator.feature_graph',
-                        lambda *a, **kw: feature_graph(*a, graph_weight=0,
-                                                       **kw))
-    without = SymNMFClustering(6, seed=0).fit_predict(data)
+    # One operator each (the discriminant metric's first fit would mix in
+    # another).
+    seeded = SymNMFClustering(6, seed=0, discriminant=False).fit_predict(data)
+    monkeypatch.setattr('pyg_symnmf.factorize.feature_space',
+                        lambda *a, **kw: features.feature_space(
+                            *a, graph_weight=0, **kw))
+    without = SymNMFClustering(6, seed=0,
+                               discriminant=False).fit_predict(data)
     assert metrics.nmi(data.y, seeded) > metrics.nmi(data.y, without) + 0.1
 
 
@@ -391,10 +395,14 @@ def test_modularity_start_rescues_a_ten_class_word_graph(monkeypatch):
     assert torch.equal(h, est.embedding_)
     monkeypatch.setattr('pyg_symnmf.factorize.modularity_start',
                         lambda *a, **kw: None)
-    seeded = SymNMFClustering(10).fit_predict(data)
+    seeded = SymNMFClustering(10, discriminant=False).fit_predict(data)
     assert metrics.nmi(data.y, seeded) < 0.6  # 0.28
-    spectral = SymNMFClustering(10, 'net').fit_predict(data)
+    spectral = SymNMFClustering(10, 'net', discriminant=False).fit_predict(data)
     assert metrics.nmi(data.y, spectral) < 0.6
+    # The discriminant metric of those seeded starts' communities rescues
+    # it too.
+    rescued = SymNMFClustering(10).fit_predict(data)
+    assert metrics.nmi(data.y, rescued) > 0.85  # 0.95
 
 
 def test_pretrained_net_runs_its_blocks_once_per_start(monkeypatch):
@@ -412,13 +420,100 @@ def test_pretrained_net_runs_its_blocks_once_per_start(monkeypatch):
     monkeypatch.setattr(estimator, 'run_net', counted)
     data = csbm()
     est = SymNMFClustering(4, 'net').fit(data)
-    assert len(runs) == 2  # the spectral start and the modularity start
+    # The spectral start, the modularity start and the first fit's
+    # communities (the discriminant pass).
+    assert len(runs) == 3
     assert any(torch.equal(h, est.embedding_) for _, h in runs)
     runs.clear()
     tuned = SymNMFClustering(4, 'net', epochs=2).fit(data)
     starts = [h0 for h0, _ in runs]
-    # Ranking (2 runs), each epoch's forward pass (2), the result (1).
-    assert len(runs) == 5
-    assert all(s is starts[2] for s in starts[2:])
-    assert any(torch.equal(s, starts[2]) for s in starts[:2])
+    # Ranking (3 runs), each epoch's forward pass (2), the result (1).
+    assert len(runs) == 6
+    assert all(s is starts[3] for s in starts[3:])
+    assert any(torch.equal(s, starts[3]) for s in starts[:3])
     assert torch.equal(runs[-1][1], tuned.embedding_)
+
+
+@pytest.mark.parametrize('n, p', [(300, 8), (20, 50)])
+def test_ledoit_wolf_shrinkage_matches_scikit_learn(n, p):
+    from sklearn.covariance import ledoit_wolf_shrinkage
+    gen = torch.Generator().manual_seed(n)
+    x = torch.randn(n, p, generator=gen, dtype=torch.float64) \
+        * torch.linspace(0.1, 3.0, p, dtype=torch.float64)
+    expected = ledoit_wolf_shrinkage(x.numpy(), assume_centered=True)
+    assert features.ledoit_wolf_shrinkage(x) == pytest.approx(expected,
+                                                              rel=1e-10)
+    # Isotropic noise is shrunk further than strongly unequal variances.
+    iso = torch.randn(n, p, generator=gen, dtype=torch.float64)
+    assert features.ledoit_wolf_shrinkage(iso) > \
+        features.ledoit_wolf_shrinkage(x)
+
+
+def test_discriminant_metric_weighs_the_separating_direction():
+    # Two groups apart along one quiet direction, nine loud noise
+    # directions: cosine neighbours mix the groups, the discriminant
+    # metric keeps them apart; renaming groups or permuting nodes changes
+    # nothing.
+    gen = torch.Generator().manual_seed(0)
+    n = 400
+    labels = torch.arange(n) % 2
+    z = 3 * torch.randn(n, 10, generator=gen, dtype=torch.float64)
+    z[:, 0] = (2 * labels - 1) + 0.3 * torch.randn(n, generator=gen,
+                                                   dtype=torch.float64)
+
+    def purity(rows):
+        row, col, _ = features._most_similar(rows, 10)
+        return float((labels[row] == labels[col]).double().mean())
+
+    metric = features.discriminant_metric(z, labels)
+    assert purity(features._centred_unit_rows(z)) < 0.6  # 0.55
+    assert purity(metric) > 0.7  # 0.78
+    assert torch.allclose(metric.norm(dim=1), torch.ones(n,
+                                                         dtype=torch.float64))
+    assert torch.allclose(features.discriminant_metric(z, 1 - labels), metric)
+    perm = torch.randperm(n, generator=gen)
+    assert torch.allclose(features.discriminant_metric(z[perm], labels[perm]),
+                          metric[perm])
+    # Every group a single point: nothing to discriminate, z unchanged.
+    assert torch.equal(features.discriminant_metric(z, torch.arange(n)), z)
+    with pytest.raises(ValueError, match='labels'):
+        features.discriminant_metric(z, labels[:-1])
+
+
+def test_feature_operator_without_the_discriminant_pass_is_the_feature_graph(
+        monkeypatch):
+    from pyg_symnmf import factorize as fz
+    data = csbm(seed=1)
+    for k in (None, 4):
+        plain = feature_graph(data.x, data.edge_index, k=k, normalize=False)
+        for discriminant in (False, True):
+            if k is not None and discriminant:
+                continue
+            op, prior = fz.feature_operator(data.x, data.edge_index, k=k,
+                                            discriminant=discriminant)
+            assert prior is None
+            assert torch.equal(op.csr.to_dense(), plain.csr.to_dense())
+    # With k: the same filtered features, fused again in the metric of the
+    # first fit's arg-max communities.
+    seen = []
+    original = features.discriminant_metric
+    monkeypatch.setattr(features, 'discriminant_metric',
+                        lambda z, labels: seen.append(labels)
+                        or original(z, labels))
+    op, prior = fz.feature_operator(data.x, data.edge_index, k=4)
+    assert len(seen) == 1 and seen[0] is prior
+    assert prior.shape == (data.num_nodes,) and int(prior.max()) < 4
+    assert not torch.equal(op.csr.to_dense(), plain.csr.to_dense())
+    # Its communities are one more start, besides the modularity start.
+    adj = ps_normalized(op)
+    assert len(fz.feature_ranking(adj, op, 4, 'anls')[1]) == 1
+    starts = fz.feature_ranking(adj, op, 4, 'anls', prior=prior)[1]
+    assert len(starts) == 2
+    assert torch.equal(starts[1].argmax(1), prior)
+    assert fz.feature_ranking(adj, op, 4, 'multilevel', prior=prior)[1] == []
+    # The estimator and the functional call factor that operator.
+    est = SymNMFClustering(4).fit(data)
+    h = symnmf(data.edge_index, 4, num_nodes=data.num_nodes, x=data.x)
+    assert torch.equal(h, est.embedding_)
+    off = SymNMFClustering(4, discriminant=False).fit(data)
+    assert not torch.equal(off.embedding_, est.embedding_)

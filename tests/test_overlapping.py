@@ -331,7 +331,10 @@ def test_cover_uses_features_that_explain_the_edges():
     data = datasets.overlapping_sbm(400, 16, 12.0, 0.3, overlap=0.2,
                                     uncovered=0.1, features_per_community=4,
                                     seed=1)
-    est = SymNMFClustering(16).fit(data)
+    # The operator without the discriminant metric, whose hard communities
+    # sharpen it against overlaps (there the graph explains the edges
+    # better and is chosen: cover NMI 0.84 against 0.90).
+    est = SymNMFClustering(16, discriminant=False).fit(data)
     assert est.cover_source_ == 'features'
     assert torch.equal(est.cover_, ov.overlapping_communities(
         est.embedding_, data.edge_index))
