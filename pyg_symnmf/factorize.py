@@ -20,7 +20,8 @@ from .init import (optimal_scale, random_membership, spectral_membership,
 from .multilevel import multilevel_symnmf
 from .nn import SymNMFNet
 from .defaults import DEFAULT_ALPHA, DEFAULT_MAX_ITER, DEFAULT_TOL
-from .solvers import CLASSICAL_METHODS, SolverResult, run_net, solve
+from .solvers import (CLASSICAL_METHODS, SolverResult, run_net, solve,
+                      warn_unconverged)
 from .threads import thread_limit
 from .validation import (check_batch, check_nodes_tensor, check_number,
                          check_rank)
@@ -324,7 +325,8 @@ def factorize(adj: Adjacency, k: int, method: str = 'anls', *,
     (:func:`~pyg_symnmf.features.start_score` on a feature-aware
     operator). ``starts``: more starts (not with ``h0``), such as
     :func:`~pyg_symnmf.auto_k.modularity_start`, run after those and
-    ranked alike."""
+    ranked alike. With several starts, ``warn`` concerns the returned
+    result only: a start passed over may stop at ``max_iter`` silently."""
     check_number('n_init', n_init, integer=True, low=1)
     if method == 'net' and net is None:  # loaded once for every start
         net = SymNMFNet.pretrained()
@@ -340,11 +342,18 @@ def factorize(adj: Adjacency, k: int, method: str = 'anls', *,
         tries = [(seed + i, first if i == 0 else None)
                  for i in range(n_init)] + [(seed, h) for h in starts]
         runs = [factorize(adj, k, method, max_iter=max_iter, tol=tol,
-                          alpha=alpha, seed=s, verbose=verbose, warn=warn,
+                          alpha=alpha, seed=s, verbose=verbose, warn=False,
                           net=net, h0=h) for s, h in tries]
         if score is not None:
-            return max(runs, key=lambda r: score(r.h))
-        return min(runs, key=lambda r: float(symnmf_loss_of(adj, r.h)))
+            chosen = max(runs, key=lambda r: score(r.h))
+        else:
+            chosen = min(runs, key=lambda r: float(symnmf_loss_of(adj, r.h)))
+        # Only the result's own convergence concerns the caller, not that
+        # of a start it was chosen over.
+        if warn and method in CLASSICAL_METHODS:
+            warn_unconverged(chosen, method, max_iter, tol,
+                             f' from the chosen start (of {len(runs)})')
+        return chosen
     validate_method(method)
     k = check_rank(k, adj.num_nodes)
     check_number('max_iter', max_iter, integer=True, low=0)

@@ -123,12 +123,21 @@ def solve(adj: Adjacency, h0: Tensor, method: str = 'anls', *,
     with torch.no_grad():
         result = descend(adj, h0, rule, max_iter=max_iter, tol=tol,
                          name=method.upper(), verbose=verbose, in_place=True)
-    if warn and tol > 0 and not result.converged and max_iter > 0:
-        warn_at_caller(f"{method!r} reached max_iter={max_iter} before "
-                       f"the relative loss decrease fell below tol={tol:g}; "
-                       f"increase max_iter or tol", ConvergenceWarning)
+    if warn:
+        warn_unconverged(result, method, max_iter, tol)
     result.alpha = rule.alpha / scale
     return result
+
+
+def warn_unconverged(result: SolverResult, method: str, max_iter: int,
+                     tol: float, what: str = '') -> None:
+    """Warns with :class:`~pyg_symnmf.ConvergenceWarning` when a classical
+    method's ``result`` stopped at ``max_iter`` with ``tol > 0``."""
+    if tol > 0 and not result.converged and max_iter > 0:
+        warn_at_caller(f"{method!r} reached max_iter={max_iter} before "
+                       f"the relative loss decrease fell below tol={tol:g}"
+                       f"{what}; increase max_iter or tol",
+                       ConvergenceWarning)
 
 
 def run_net(net: 'SymNMFNet', adj: Adjacency, h0: Tensor) -> SolverResult:

@@ -120,3 +120,24 @@ def test_invalid_arguments(kwargs, error, match):
     kwargs = {'k': 3, **kwargs}
     with pytest.raises(error, match=match):
         symnmf(edge_index, edge_weight=weight, **kwargs)
+
+
+def test_several_starts_warn_once_and_only_for_the_result():
+    # A converged start among starts cut at max_iter: it is chosen (the
+    # lowest loss), and the starts passed over do not warn; when the
+    # result itself stopped at max_iter, one warning, not one per start.
+    import warnings
+    from pyg_symnmf import to_adjacency
+    from pyg_symnmf.factorize import factorize
+    data = datasets.karate()
+    adj = to_adjacency(data.edge_index, num_nodes=data.num_nodes)
+    converged = factorize(adj, 2, max_iter=3000, tol=1e-8)
+    assert converged.converged
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        best = factorize(adj, 2, max_iter=5, tol=1e-4, n_init=3,
+                         starts=[converged.h])
+    assert best.converged
+    with pytest.warns(ConvergenceWarning, match='chosen start') as caught:
+        factorize(adj, 2, max_iter=5, tol=1e-4, n_init=3)
+    assert len(caught) == 1
