@@ -27,6 +27,14 @@ which every solver of the package (and the pretrained net) factors:
 3. **Fusion**: :math:`\mathbf{D}_W^{-1/2}\mathbf{W}\mathbf{D}_W^{-1/2} +
    w\,\mathbf{D}_A^{-1/2}\mathbf{A}\mathbf{D}_A^{-1/2}`, both with
    spectral radius 1.
+4. **Discriminant metric** (with ``labels``, the communities of a first
+   fit of this operator, as :func:`~pyg_symnmf.factorize.feature_operator`
+   runs it when :math:`k` is given): the neighbours of step 2 are searched
+   again among the filtered rows times :math:`\boldsymbol{\Sigma}_w^{-1/2}`
+   (:func:`discriminant_metric`), so that directions along which the
+   communities spread weigh less than those that tell them apart. The
+   filter and the rules are computed once (:func:`feature_space`, then
+   :func:`fused_graph` twice).
 
 The settings are chosen without labels (see the module constants and
 ``benchmarks/attributed.py`` for the measurements):
