@@ -344,10 +344,14 @@ def discriminant_metric(z: Tensor, labels: Tensor) -> Tensor:
     from 0.925 to 0.987 with the neighbours searched in the metric of
     its own first partition (module notes). ``z`` unchanged when every
     group is a single point."""
-    labels = labels.to(z.device, torch.long)
     if labels.shape != (z.size(0),):
         raise ValueError(f"'labels' must have shape [{z.size(0)}], got "
                          f"{list(labels.shape)}")
+    if labels.is_floating_point() or labels.is_complex() or (
+            labels.numel() and int(labels.min()) < 0):
+        raise ValueError("'labels' must be nonnegative integer community "
+                         "ids")
+    labels = labels.to(z.device, torch.long)
     groups = int(labels.max()) + 1 if labels.numel() else 0
     sums = z.new_zeros(groups, z.size(1)).index_add_(0, labels, z)
     counts = torch.bincount(labels, minlength=groups).clamp_min(1)

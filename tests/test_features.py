@@ -478,6 +478,10 @@ def test_discriminant_metric_weighs_the_separating_direction():
     assert torch.equal(features.discriminant_metric(z, torch.arange(n)), z)
     with pytest.raises(ValueError, match='labels'):
         features.discriminant_metric(z, labels[:-1])
+    with pytest.raises(ValueError, match='nonnegative integer'):
+        features.discriminant_metric(z, labels - 1)
+    with pytest.raises(ValueError, match='nonnegative integer'):
+        features.discriminant_metric(z, labels.double())
 
 
 def test_feature_operator_without_the_discriminant_pass_is_the_feature_graph(
