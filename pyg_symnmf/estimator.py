@@ -706,7 +706,7 @@ class SymNMFClustering:
             x, graph, edge_weight, data.num_nodes,
             k=self.k if isinstance(self.k, int) and self.k >= 1 else None,
             seed=self.seed, dtype=adj.dtype, resolution=self.resolution,
-            discriminant=self.discriminant)
+            discriminant=self.discriminant, n_jobs=self.n_jobs)
         fused, graph_adj = raw, adj
         if self.normalize is not False:  # the graph's own scaled alike
             fused = normalized_operator(raw)

@@ -145,7 +145,8 @@ def symnmf(
         fused, prior = feature_operator(_rows(x, rows), raw_graph,
                                         k=k if isinstance(k, int) else None,
                                         seed=seed, dtype=graph_adj.dtype,
-                                        discriminant=discriminant)
+                                        discriminant=discriminant,
+                                        n_jobs=n_jobs)
         return (fused if normalize is False else normalized_operator(fused),
                 fused, prior)
 
@@ -245,7 +246,8 @@ def feature_operator(x: Any, graph: GraphLike,
                      num_nodes: Optional[int] = None, *,
                      k: Optional[int] = None, seed: int = 0,
                      dtype: Optional[torch.dtype] = None,
-                     resolution: float = 1.0, discriminant: bool = True
+                     resolution: float = 1.0, discriminant: bool = True,
+                     n_jobs: Optional[int] = None
                      ) -> tuple[Adjacency, Optional[Tensor]]:
     r"""The feature-aware operator that :func:`symnmf` and
     :class:`~pyg_symnmf.SymNMFClustering` factor, unnormalised, and the
@@ -259,8 +261,9 @@ def feature_operator(x: Any, graph: GraphLike,
     as a classical fit factors it (ANLS from
     :obj:`~pyg_symnmf.features.FEATURE_INITS` seeded starts and its
     modularity start, ranked by :func:`feature_ranking`), whatever method
-    then factors the second. The filtered features are computed once.
-    Measured by ``benchmarks/attributed.py`` (README): CiteSeer 0.437 ->
+    then factors the second, with the threads :mod:`~pyg_symnmf.threads`
+    chooses for its size (``n_jobs`` as in :func:`symnmf`). The filtered
+    features are computed once. Measured by ``benchmarks/attributed.py`` (README): CiteSeer 0.437 ->
     0.440 NMI, the generated bag-of-words graphs 0.975 -> 0.995 (6
     classes) and 0.925 -> 0.987 (10), at the cost of one more fit."""
     space = feature_space(x, graph, edge_weight, num_nodes, k=k, seed=seed)
@@ -268,9 +271,11 @@ def feature_operator(x: Any, graph: GraphLike,
     if not discriminant or k is None or k < 2:
         return raw, None
     adj = normalized_operator(raw)
-    score, starts = feature_ranking(adj, raw, k, 'anls', resolution, seed)
-    first = factorize(adj, k, 'anls', seed=seed, n_init=FEATURE_INITS,
-                      score=score, starts=starts, warn=False)
+    with thread_limit(n_jobs, adj.num_edges * k + adj.num_nodes * k * k):
+        score, starts = feature_ranking(adj, raw, k, 'anls', resolution,
+                                        seed)
+        first = factorize(adj, k, 'anls', seed=seed, n_init=FEATURE_INITS,
+                          score=score, starts=starts, warn=False)
     labels = first.h.argmax(dim=1)
     return fused_graph(space, labels=labels, normalize=False,
                        dtype=dtype), labels

@@ -137,6 +137,31 @@ def test_small_jobs_run_single_threaded(karate, monkeypatch):
     assert seen == [1, 2]
 
 
+def test_the_feature_operators_first_fit_is_thread_limited(monkeypatch):
+    # The discriminant pass factors the first feature operator while the
+    # estimator builds its inputs: with the threads chosen for its size
+    # (or n_jobs), not torch's default.
+    from pyg_symnmf import factorize as module
+    data = ps.datasets.contextual_sbm(300, 3, 2.0, 2.0, seed=0)
+    real, seen = module.factorize, []
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, 'factorize', spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        ps.SymNMFClustering(3).fit(data)
+        assert seen and set(seen) == {1}
+        seen.clear()
+        ps.SymNMFClustering(3, n_jobs=2).fit(data)
+        assert seen and set(seen) == {2}
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_readme_example_prints_no_warning():
     readme = (Path(__file__).parents[1] / 'README.md').read_text()
     example = re.search(r'## Example\n\n```python\n(.*?)```', readme,
