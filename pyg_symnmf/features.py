@@ -356,11 +356,10 @@ def discriminant_metric(z: Tensor, labels: Tensor) -> Tensor:
     sums = z.new_zeros(groups, z.size(1)).index_add_(0, labels, z)
     counts = torch.bincount(labels, minlength=groups).clamp_min(1)
     residual = z - (sums / counts.unsqueeze(1).to(z.dtype))[labels]
-    cov = residual.t() @ residual / max(z.size(0), 1)
+    cov, shrink = _ledoit_wolf(residual)
     target = float(cov.trace()) / z.size(1)
     if not target > 0:
         return z
-    shrink = ledoit_wolf_shrinkage(residual)
     eye = torch.eye(z.size(1), dtype=z.dtype, device=z.device)
     values, vectors = torch.linalg.eigh((1 - shrink) * cov
                                         + shrink * target * eye)
@@ -378,16 +377,24 @@ def ledoit_wolf_shrinkage(x: Tensor) -> float:
     :math:`(1 - a)\mathbf{S} + a\mu\mathbf{I}`, estimated from the data
     (scikit-learn's ``ledoit_wolf_shrinkage`` with
     ``assume_centered=True``)."""
+    return _ledoit_wolf(x)[1]
+
+
+def _ledoit_wolf(x: Tensor) -> tuple[Tensor, float]:
+    r"""The empirical covariance :math:`\mathbf{X}^\top\mathbf{X}/n` of
+    the rows of ``x`` (taken as centred) and its Ledoit-Wolf shrinkage,
+    from one product :math:`\mathbf{X}^\top\mathbf{X}`."""
     n, p = x.shape
+    gram = x.t() @ x
     squares = x.square()
-    variances = squares.sum(0) / n
-    mu = float(variances.sum()) / p
-    delta_ = float((x.t() @ x).square().sum()) / n ** 2
+    trace = float(squares.sum(0).div(n).sum())
+    mu = trace / p
+    delta_ = float(gram.square().sum()) / n ** 2
     beta_ = float((squares.t() @ squares).sum())
     beta = (beta_ / n - delta_) / (p * n)
-    delta = (delta_ - 2 * mu * float(variances.sum()) + p * mu ** 2) / p
+    delta = (delta_ - 2 * mu * trace + p * mu ** 2) / p
     beta = min(beta, delta)
-    return 0.0 if beta <= 0 else beta / delta
+    return gram / max(n, 1), 0.0 if beta <= 0 else beta / delta
 
 
 def _centred_unit_rows(z: Tensor) -> Tensor:
