@@ -14,16 +14,14 @@ Methods (each one call, the same settings for every graph):
 
 - ``SymNMF``: ``SymNMFClustering(k).fit(data).cover_``, the default
   call and the one judged: ANLS on the feature-aware operator
-  (:func:`pyg_symnmf.features.feature_graph`) when the graph has features
-  and on the graph alone, 8 starts each (the lowest squared loss of each
-  operator kept); the cover is read from whichever memberships explain the
-  graph's edges better under the Bernoulli-Poisson model
-  (:func:`pyg_symnmf.overlapping.most_likely`), by the overlapping readout
-  of :mod:`pyg_symnmf.overlapping` (BigCLAM's rule on the calibrated
-  memberships, memberships priced by BIC);
+  (:func:`pyg_symnmf.features.feature_graph`) when the graph has features,
+  8 starts; its memberships are read when the features agree with the
+  graph's edges beyond chance (:func:`pyg_symnmf.features.agreement_pvalue`
+  at most 0.05), else those of the graph alone (the same starts), by the
+  overlapping readout of :mod:`pyg_symnmf.overlapping` (BigCLAM's rule on
+  the calibrated memberships, memberships priced by BIC);
 - ``SymNMF, feature operator's cover``: the same fit's cover read from the
-  feature-aware memberships (``embedding_``) without the choice (the
-  previous default);
+  feature-aware memberships (``embedding_``) whatever the test says;
 - ``SymNMF, no features, 5 starts``: ``SymNMFClustering(k,
   features=False, n_init=5).fit(data).cover_``, the graph alone, the
   lowest-loss of five starts;

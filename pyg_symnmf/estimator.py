@@ -15,7 +15,7 @@ from .defaults import (DEFAULT_ALPHA, DEFAULT_EPOCHS, DEFAULT_LR,
                        DEFAULT_MAX_ITER, DEFAULT_NUM_LAYERS, DEFAULT_TOL)
 from .factorize import (factorize, feature_operator, feature_ranking,
                         graph_operators, select_k, validate_method)
-from .features import FEATURE_INITS, informative
+from .features import FEATURE_INITS, agreement_pvalue, informative
 from .functional import propagate, symnmf_loss_of
 from .encoders import (ENCODER_EPOCHS, ENCODER_NUM_LAYERS, ENCODERS,
                        FEATURE_WEIGHT, EncodedNet, encoder_width,
@@ -25,8 +25,7 @@ from .init import random_membership, spectral_membership, zero_isolated
 from .metrics import modularity, modularity_from_edges
 from .nn import SymNMFNet
 from .overlapping import (affiliations, community_lists, edge_set,
-                          fit_bernoulli_poisson, most_likely,
-                          overlapping_communities)
+                          fit_bernoulli_poisson, overlapping_communities)
 from .readout import normalize_rows
 from .refine import refine_partition, wasted_column
 from .solvers import SolverResult, run_net
@@ -40,6 +39,13 @@ __all__ = ['SymNMFClustering', 'FitPlan', 'GraphInputs']
 # k='auto' polishes the modularity partition's start in rounds of this many
 # iterations, each judged by its read-out's modularity.
 AUTO_ROUND = 5
+
+# The cover is read from feature-aware memberships when the features agree
+# with the graph's edges at this level (features.agreement_pvalue), the
+# conventional 5 %. On the development ego nets of
+# benchmarks/overlapping.py the p-values are 0.01 (the floor of 99
+# draws) or 0.17, so any level between them decides alike.
+COVER_LEVEL = 0.05
 
 LOSSES = ('squared', 'bernoulli_poisson')
 
@@ -99,6 +105,8 @@ class GraphInputs:
         prior: The communities of the feature operator's first fit, when
             its neighbours were searched in their discriminant metric
             (:func:`~pyg_symnmf.factorize.feature_operator`).
+        prepared: The features as the feature operator read them
+            (:func:`~pyg_symnmf.features.prepared_features`), when used.
     """
     adj: Adjacency
     raw: Adjacency
@@ -107,6 +115,7 @@ class GraphInputs:
     x: Optional[Tensor]
     graph: tuple[Any, Optional[Tensor]]
     prior: Optional[Tensor] = None
+    prepared: Optional[Tensor] = None
 
     @property
     def feature_aware(self) -> bool:
@@ -255,9 +264,11 @@ class SymNMFClustering:
             node may be in several communities or in none.
         cover_source_ (str): ``"features"`` or ``"graph"``: the
             memberships ``cover_`` was read from. With informative features,
-            the graph alone is factored too and the cover comes from the
-            memberships that explain the graph's edges better
-            (:func:`~pyg_symnmf.overlapping.most_likely`).
+            those of the feature-aware operator when the features agree
+            with the graph's edges beyond chance
+            (:func:`~pyg_symnmf.features.agreement_pvalue` at most
+            :obj:`COVER_LEVEL`); otherwise the graph alone is factored too
+            and read.
         overlapping_communities_ (list[list[int]]): The nodes of each
             community of ``cover_`` (cdlib's format).
         loss_curve_ (list[float]): Loss per training epoch of a trained net;
@@ -543,24 +554,27 @@ class SymNMFClustering:
         feature-aware operator (measured on the ego nets of
         ``benchmarks/overlapping.py``: the fused graph's edges as the
         model's lower the overlapping NMI). When ``h`` factors the
-        feature-aware operator, the graph alone is factored too (same
-        method and starts) and the cover comes from whichever memberships
-        explain the graph's edges better
-        (:func:`~pyg_symnmf.overlapping.most_likely`); ``cover_source_``
-        says which. ``embedding_`` stays ``h`` with the squared loss."""
+        feature-aware operator, it is read only if the features agree with
+        the graph's edges beyond chance (:func:`~pyg_symnmf.features.
+        agreement_pvalue` at most :obj:`COVER_LEVEL`): features unrelated
+        to the edges say nothing of the communities the edges form, so the
+        graph alone is then factored (same method and starts) and read;
+        ``cover_source_`` says which. ``embedding_`` stays ``h`` with the
+        squared loss."""
         edges = edge_set(inputs.graph_raw)
-        normalized = inputs.adj.normalized
-        f = affiliations(h, edges, normalized=normalized)
-        self.cover_source_ = 'graph'
-        if inputs.feature_aware and self._plan.mode == 'classical':
-            self.cover_source_ = 'features'
-            alone = factorize(inputs.graph_adj, h.size(1), self.method,
-                              max_iter=self.max_iter, tol=self.tol,
-                              alpha=self.alpha, seed=self.seed, warn=False,
-                              n_init=self._n_init(inputs)).h
-            f_alone = affiliations(alone, edges, normalized=normalized)
-            if most_likely([f, f_alone], edges) == 1:
-                f, self.cover_source_ = f_alone, 'graph'
+        self.cover_source_ = 'features' if inputs.feature_aware else 'graph'
+        read = h
+        # A net's memberships of the graph alone would need a net of their
+        # own: the classical methods only.
+        if inputs.prepared is not None and self._plan.mode == 'classical' \
+                and agreement_pvalue(inputs.prepared, edges,
+                                     seed=self.seed) > COVER_LEVEL:
+            self.cover_source_ = 'graph'
+            read = factorize(inputs.graph_adj, h.size(1), self.method,
+                             max_iter=self.max_iter, tol=self.tol,
+                             alpha=self.alpha, seed=self.seed, warn=False,
+                             n_init=self._n_init(inputs)).h
+        f = affiliations(read, edges, normalized=inputs.adj.normalized)
         if self.loss == 'bernoulli_poisson':
             f = fit_bernoulli_poisson(edges, f, max_iter=self.max_iter,
                                       tol=self.tol, warn=False).h
@@ -702,7 +716,7 @@ class SymNMFClustering:
         if not self._uses_features(x):
             return GraphInputs(adj, graph_raw, adj, graph_raw, x,
                                (graph, edge_weight))
-        raw, prior = feature_operator(
+        raw, prior, prepared = feature_operator(
             x, graph, edge_weight, data.num_nodes,
             k=self.k if isinstance(self.k, int) and self.k >= 1 else None,
             seed=self.seed, dtype=adj.dtype, resolution=self.resolution,
@@ -712,7 +726,7 @@ class SymNMFClustering:
             fused = normalized_operator(raw)
             graph_adj = normalized_operator(adj)
         return GraphInputs(fused, raw, graph_adj, graph_raw, x,
-                           (graph, edge_weight), prior)
+                           (graph, edge_weight), prior, prepared)
 
     def _uses_features(self, x: Optional[Tensor]) -> bool:
         return bool(self.features) and self.encoder is None and \

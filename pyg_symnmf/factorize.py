@@ -3,7 +3,7 @@ memberships :math:`\mathbf{H}`, with the pretrained SymNMF-Net or a
 classical solver, for one graph or a batch of graphs."""
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, NamedTuple, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
@@ -27,7 +27,7 @@ from .validation import (check_batch, check_nodes_tensor, check_number,
                          check_rank)
 
 __all__ = ['symnmf', 'factorize', 'select_k', 'auto_start',
-           'graph_operators', 'feature_operator',
+           'graph_operators', 'feature_operator', 'FeatureOperator',
            'METHODS']
 
 METHODS = ('net', 'multilevel') + CLASSICAL_METHODS
@@ -142,11 +142,10 @@ def symnmf(
         features) and the communities of the operator's first fit."""
         if not use_x or raw_graph is None or x is None:
             return graph_adj, raw_graph if k == 'auto' else None, None
-        fused, prior = feature_operator(_rows(x, rows), raw_graph,
-                                        k=k if isinstance(k, int) else None,
-                                        seed=seed, dtype=graph_adj.dtype,
-                                        discriminant=discriminant,
-                                        n_jobs=n_jobs)
+        fused, prior, _ = feature_operator(
+            _rows(x, rows), raw_graph, k=k if isinstance(k, int) else None,
+            seed=seed, dtype=graph_adj.dtype, discriminant=discriminant,
+            n_jobs=n_jobs)
         return (fused if normalize is False else normalized_operator(fused),
                 fused, prior)
 
@@ -241,18 +240,34 @@ def auto_start(adj: Adjacency, raw: Adjacency, seed: int = 0,
                                         selection.k)
 
 
+class FeatureOperator(NamedTuple):
+    """What :func:`feature_operator` returns.
+
+    Attributes:
+        raw: The feature-aware operator, unnormalised.
+        prior: The communities its neighbours were searched by
+            (:obj:`None` without the discriminant pass;
+            :func:`feature_ranking` starts from them too).
+        features: The features as the operator read them
+            (:func:`~pyg_symnmf.features.prepared_features`): what
+            :func:`~pyg_symnmf.features.agreement_pvalue` tests.
+    """
+    raw: Adjacency
+    prior: Optional[Tensor]
+    features: Tensor
+
+
 def feature_operator(x: Any, graph: GraphLike,
                      edge_weight: Optional[Tensor] = None,
                      num_nodes: Optional[int] = None, *,
                      k: Optional[int] = None, seed: int = 0,
                      dtype: Optional[torch.dtype] = None,
                      resolution: float = 1.0, discriminant: bool = True,
-                     n_jobs: Optional[int] = None
-                     ) -> tuple[Adjacency, Optional[Tensor]]:
+                     n_jobs: Optional[int] = None) -> FeatureOperator:
     r"""The feature-aware operator that :func:`symnmf` and
-    :class:`~pyg_symnmf.SymNMFClustering` factor, unnormalised, and the
-    communities its neighbours were searched by (:obj:`None` without the
-    second pass; :func:`feature_ranking` starts from them too):
+    :class:`~pyg_symnmf.SymNMFClustering` factor, unnormalised, with the
+    communities its neighbours were searched by and the features as it
+    read them (:class:`FeatureOperator`):
     :func:`~pyg_symnmf.features.feature_graph`, and with ``discriminant``
     and :math:`k \ge 2` given, that graph fused again with the neighbours
     searched in the discriminant metric
@@ -269,7 +284,7 @@ def feature_operator(x: Any, graph: GraphLike,
     space = feature_space(x, graph, edge_weight, num_nodes, k=k, seed=seed)
     raw = fused_graph(space, normalize=False, dtype=dtype)
     if not discriminant or k is None or k < 2:
-        return raw, None
+        return FeatureOperator(raw, None, space.features)
     adj = normalized_operator(raw)
     with thread_limit(n_jobs, adj.num_edges * k + adj.num_nodes * k * k):
         score, starts = feature_ranking(adj, raw, k, 'anls', resolution,
@@ -277,8 +292,9 @@ def feature_operator(x: Any, graph: GraphLike,
         first = factorize(adj, k, 'anls', seed=seed, n_init=FEATURE_INITS,
                           score=score, starts=starts, warn=False)
     labels = first.h.argmax(dim=1)
-    return fused_graph(space, labels=labels, normalize=False,
-                       dtype=dtype), labels
+    return FeatureOperator(fused_graph(space, labels=labels,
+                                       normalize=False, dtype=dtype),
+                           labels, space.features)
 
 
 def feature_ranking(adj: Adjacency, raw: Adjacency, k: int, method: str,

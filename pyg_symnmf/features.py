@@ -116,6 +116,7 @@ __all__ = ['feature_graph', 'feature_space', 'FeatureSpace', 'fused_graph',
            'informative', 'filter_features',
            'knn_cosine_graph',
            'graph_weight_rule', 'relative_eigengap', 'edge_agreement',
+           'agreement_pvalue',
            'prepared_features', 'smoothed_feature_kmeans', 'start_score',
            'RESTART', 'STEP_TOL', 'MAX_STEPS', 'MAX_DIM', 'FEATURE_INITS']
 
@@ -129,6 +130,8 @@ MIN_NEIGHBORS = 10
 MAX_NEIGHBORS = 200
 CHUNK_ELEMENTS = 1 << 22  # similarities held at once by the kNN search
 AGREEMENT_SAMPLE = 4096  # nodes whose neighbours edge_agreement averages
+PERMUTATIONS = 99    # null draws of agreement_pvalue (p resolution 0.01)
+TEST_EDGES = 1 << 14  # edges agreement_pvalue averages over, at most
 GAP_SCALE = 10.0
 TRUST_SCALE = 25.0   # a relative eigengap of 0.04 or more: full filter
 MAX_GRAPH_WEIGHT = 4.0
@@ -239,6 +242,8 @@ class FeatureSpace:
     metric (:func:`fused_graph` with ``labels``) without filtering again.
 
     Attributes:
+        features: The features as the filter reads them
+            (:func:`prepared_features`), :math:`(N, d)` float64.
         z: The filtered features, centred, unit rows :math:`(N, d)`
             (float64).
         adj: The graph's normalised operator (float64).
@@ -251,6 +256,7 @@ class FeatureSpace:
             fusing.
         seed: Seed of the eigengaps.
     """
+    features: Tensor
     z: Tensor
     adj: Adjacency
     k: Optional[int]
@@ -303,8 +309,8 @@ def feature_space(x: Any, graph: GraphLike,
     z = filter_features(x0, adj, steps=steps, restart=restart,
                         max_dim=max_dim, seed=seed, graph=graph,
                         edge_weight=edge_weight)
-    return FeatureSpace(_centred_unit_rows(z), adj, k, m, gap_a, agreement,
-                        graph_weight, seed)
+    return FeatureSpace(x0, _centred_unit_rows(z), adj, k, m, gap_a,
+                        agreement, graph_weight, seed)
 
 
 def fused_graph(space: FeatureSpace, *, labels: Optional[Tensor] = None,
@@ -532,6 +538,45 @@ def edge_agreement(x: Tensor, adj: Adjacency, num_neighbors: int,
     if excess <= 0:
         return 0.0
     return min(1.0, max(0.0, (along - at_random) / excess))
+
+
+def agreement_pvalue(x: Tensor, adj: Adjacency, *,
+                     permutations: int = PERMUTATIONS, seed: int = 0
+                     ) -> float:
+    r"""Whether the features agree with the graph's edges beyond chance:
+    the permutation p-value of the mean cosine of the centred feature
+    rows along the edges, against the same mean with the rows shuffled
+    among the nodes (``permutations`` seeded draws),
+    :math:`p = (1 + \#\{\text{draws} \ge \text{observed}\}) / (1 +
+    \text{permutations})` (Phipson & Smyth 2010). Features drawn
+    independently of the graph give a uniform :math:`p`; features that
+    carry the graph's communities a :math:`p` at its floor,
+    :math:`1/(1 + \text{permutations})`. ``x`` are the features as the
+    operator reads them (:func:`prepared_features`, not filtered: filtered
+    rows agree with any graph they were smoothed over); ``adj`` gives the
+    edges (its pattern; self-loops ignored). At most :obj:`TEST_EDGES`
+    edges, a seeded sample of larger graphs, so the cost is
+    :math:`O(\text{permutations} \cdot \min(|\mathcal{E}|,
+    2^{14})\,d)`. 1.0 for a graph without edges."""
+    check_number('permutations', permutations, integer=True, low=1)
+    row, col = adj.row(), adj.col()
+    keep = row < col
+    row, col = row[keep], col[keep]
+    if row.numel() == 0:
+        return 1.0
+    gen = torch.Generator().manual_seed(seed)
+    if row.numel() > TEST_EDGES:
+        sample = torch.randperm(row.numel(), generator=gen)[:TEST_EDGES]
+        row, col = row[sample], col[sample]
+    z = _centred_unit_rows(x.to(torch.float64))
+    observed = float((z[row] * z[col]).sum(1).mean())
+    above = 0
+    for _ in range(permutations):
+        # Shuffling the rows' owners, not the N x d rows themselves.
+        owner = torch.randperm(z.size(0), generator=gen)
+        above += float((z[owner[row]] * z[owner[col]]).sum(1).mean()) \
+            >= observed
+    return (1 + above) / (1 + permutations)
 
 
 def knn_cosine_graph(z: Tensor, num_neighbors: int

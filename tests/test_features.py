@@ -134,6 +134,43 @@ def test_edge_agreement_samples_large_graphs(monkeypatch):
     assert features.edge_agreement(x0, adj, 38, 0) == sampled[0]
 
 
+def test_agreement_pvalue_tells_related_features_from_shuffled_ones():
+    data = csbm(graph=2.5, feats=2.0)
+    x0, adj = features.prepared_features(data.x), _adj(data)
+    # Features that carry the graph's communities: the floor, 1 / 100.
+    assert features.agreement_pvalue(x0, adj) == 0.01
+    assert features.agreement_pvalue(x0, adj, permutations=9) == 0.1
+    # Rows shuffled among the nodes: p is uniform, so over 20 shuffles
+    # its mean is near 1/2 and few fall below 0.05.
+    pvalues = []
+    for seed in range(20):
+        perm = torch.randperm(600, generator=torch.Generator().manual_seed(
+            seed))
+        pvalues.append(features.agreement_pvalue(x0[perm], adj, seed=seed))
+    assert 0.3 < float(np.mean(pvalues)) < 0.7
+    assert sum(p <= 0.05 for p in pvalues) <= 2
+    # Seeded; a graph without edges says nothing.
+    assert features.agreement_pvalue(x0[perm], adj, seed=3) == \
+        features.agreement_pvalue(x0[perm], adj, seed=3)
+    empty = to_adjacency(torch.empty(2, 0, dtype=torch.long), num_nodes=600)
+    assert features.agreement_pvalue(x0, empty) == 1.0
+    with pytest.raises(ValueError, match='permutations'):
+        features.agreement_pvalue(x0, adj, permutations=0)
+
+
+def test_agreement_pvalue_samples_large_graphs(monkeypatch):
+    # Above TEST_EDGES edges a seeded sample of them is averaged: related
+    # features still at the floor, shuffled ones still uniform.
+    data = csbm(graph=2.5, feats=2.0)
+    x0, adj = features.prepared_features(data.x), _adj(data)
+    monkeypatch.setattr(features, 'TEST_EDGES', 200)
+    assert features.agreement_pvalue(x0, adj) == 0.01
+    pvalues = [features.agreement_pvalue(x0[torch.randperm(
+        600, generator=torch.Generator().manual_seed(seed))], adj, seed=seed)
+        for seed in range(10)]
+    assert 0.25 < float(np.mean(pvalues)) < 0.75
+
+
 def test_unsupervised_rules():
     n = 600
     agree = csbm(n, graph=2.5, feats=2.0)
@@ -493,8 +530,8 @@ def test_feature_operator_without_the_discriminant_pass_is_the_feature_graph(
         for discriminant in (False, True):
             if k is not None and discriminant:
                 continue
-            op, prior = fz.feature_operator(data.x, data.edge_index, k=k,
-                                            discriminant=discriminant)
+            op, prior, _ = fz.feature_operator(
+                data.x, data.edge_index, k=k, discriminant=discriminant)
             assert prior is None
             assert torch.equal(op.csr.to_dense(), plain.csr.to_dense())
     # With k: the same filtered features, fused again in the metric of the
@@ -504,8 +541,10 @@ def test_feature_operator_without_the_discriminant_pass_is_the_feature_graph(
     monkeypatch.setattr(features, 'discriminant_metric',
                         lambda z, labels: seen.append(labels)
                         or original(z, labels))
-    op, prior = fz.feature_operator(data.x, data.edge_index, k=4)
+    op, prior, read = fz.feature_operator(data.x, data.edge_index, k=4)
     assert len(seen) == 1 and seen[0] is prior
+    # The features as it read them: what the cover's agreement test reads.
+    assert torch.equal(read, features.prepared_features(data.x))
     assert prior.shape == (data.num_nodes,) and int(prior.max()) < 4
     assert not torch.equal(op.csr.to_dense(), plain.csr.to_dense())
     # Its communities are one more start, besides the modularity start.
