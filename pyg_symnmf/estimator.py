@@ -268,7 +268,8 @@ class SymNMFClustering:
             with the graph's edges beyond chance
             (:func:`~pyg_symnmf.features.agreement_pvalue` at most
             :obj:`COVER_LEVEL`); otherwise the graph alone is factored too
-            and read.
+            (the same classical method and starts, or the same blocks) and
+            read.
         overlapping_communities_ (list[list[int]]): The nodes of each
             community of ``cover_`` (cdlib's format).
         loss_curve_ (list[float]): Loss per training epoch of a trained net;
@@ -558,28 +559,35 @@ class SymNMFClustering:
         the graph's edges beyond chance (:func:`~pyg_symnmf.features.
         agreement_pvalue` at most :obj:`COVER_LEVEL`): features unrelated
         to the edges say nothing of the communities the edges form, so the
-        graph alone is then factored (same method and starts) and read;
+        graph alone is then factored (:meth:`_graph_alone`) and read;
         ``cover_source_`` says which. ``embedding_`` stays ``h`` with the
         squared loss."""
         edges = edge_set(inputs.graph_raw)
         self.cover_source_ = 'features' if inputs.feature_aware else 'graph'
         read = h
-        # A net's memberships of the graph alone would need a net of their
-        # own: the classical methods only.
-        if inputs.prepared is not None and self._plan.mode == 'classical' \
-                and agreement_pvalue(inputs.prepared, edges,
-                                     seed=self.seed) > COVER_LEVEL:
+        if inputs.prepared is not None and agreement_pvalue(
+                inputs.prepared, edges, seed=self.seed) > COVER_LEVEL:
             self.cover_source_ = 'graph'
-            read = factorize(inputs.graph_adj, h.size(1), self.method,
-                             max_iter=self.max_iter, tol=self.tol,
-                             alpha=self.alpha, seed=self.seed, warn=False,
-                             n_init=self._n_init(inputs)).h
+            read = self._graph_alone(inputs, h.size(1))
         f = affiliations(read, edges, normalized=inputs.adj.normalized)
         if self.loss == 'bernoulli_poisson':
             f = fit_bernoulli_poisson(edges, f, max_iter=self.max_iter,
                                       tol=self.tol, warn=False).h
             h = f.to(h.dtype)
         return h, overlapping_communities(f, edges, calibrate=False)
+
+    def _graph_alone(self, inputs: GraphInputs, k: int) -> Tensor:
+        """Memberships of the graph without its features, as this
+        estimator factors a graph: the classical method from the same
+        starts, or the fitted blocks from their spectral start."""
+        if self._plan.mode == 'classical':
+            return factorize(inputs.graph_adj, k, self.method,
+                             max_iter=self.max_iter, tol=self.tol,
+                             alpha=self.alpha, seed=self.seed, warn=False,
+                             n_init=self._n_init(inputs)).h
+        with torch.no_grad():
+            return factorize(inputs.graph_adj, k, 'net', seed=self.seed,
+                             net=self._net()).h
 
     def transform(self, data: Any) -> Tensor:
         r"""Soft memberships of the nodes of ``data`` (rows sum to one; a

@@ -307,6 +307,12 @@ def test_cover_ignores_features_unrelated_to_the_edges(planted):
     assert torch.equal(est.cover_, alone.cover_)
     # embedding_ (and labels_) still come from the feature-aware operator.
     assert not torch.equal(est.embedding_, alone.embedding_)
+    # The pretrained net alike: its blocks factor the graph alone.
+    net = SymNMFClustering(4, seed=2, method='net').fit(data)
+    assert net.cover_source_ == 'graph'
+    net_alone = SymNMFClustering(4, seed=2, method='net',
+                                 features=False).fit(data)
+    assert torch.equal(net.cover_, net_alone.cover_)
 
 
 def test_cover_uses_features_that_agree_with_the_edges():
@@ -325,7 +331,8 @@ def test_cover_uses_features_that_agree_with_the_edges():
     alone = SymNMFClustering(16, features=False, n_init=8).fit(data)
     assert overlapping_nmi(est.cover_, data.cover) > \
         overlapping_nmi(alone.cover_, data.cover) + 0.03
-    # The pretrained net's memberships of the same operator are read as
-    # they are (no net of the graph alone) and say so.
+    # The pretrained net's memberships of the same operator are read.
     net = SymNMFClustering(16, method='net').fit(data)
     assert net.cover_source_ == 'features'
+    assert torch.equal(net.cover_, ov.overlapping_communities(
+        net.embedding_, data.edge_index))
