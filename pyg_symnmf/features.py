@@ -527,7 +527,7 @@ def edge_agreement(x: Tensor, adj: Adjacency, num_neighbors: int,
     z = _centred_unit_rows(x)
     n = z.size(0)
     at_random = float(z.sum(0).square().sum()) / n ** 2
-    along = float((z[adj.row()] * z[adj.col()]).sum(1).mean())
+    along = _mean_cosine(z, adj.row(), adj.col())
     rows = None
     if n > AGREEMENT_SAMPLE:
         gen = torch.Generator().manual_seed(seed)
@@ -569,14 +569,20 @@ def agreement_pvalue(x: Tensor, adj: Adjacency, *,
         sample = torch.randperm(row.numel(), generator=gen)[:TEST_EDGES]
         row, col = row[sample], col[sample]
     z = _centred_unit_rows(x.to(torch.float64))
-    observed = float((z[row] * z[col]).sum(1).mean())
+    observed = _mean_cosine(z, row, col)
     above = 0
     for _ in range(permutations):
         # Shuffling the rows' owners, not the N x d rows themselves.
         owner = torch.randperm(z.size(0), generator=gen)
-        above += float((z[owner[row]] * z[owner[col]]).sum(1).mean()) \
-            >= observed
+        above += _mean_cosine(z, owner[row], owner[col]) >= observed
     return (1 + above) / (1 + permutations)
+
+
+def _mean_cosine(z: Tensor, row: Tensor, col: Tensor) -> float:
+    """The mean product of the rows of ``z`` at the pairs ``(row, col)``:
+    their mean cosine when the rows are unit (what :func:`edge_agreement`
+    and :func:`agreement_pvalue` compare along the edges)."""
+    return float((z[row] * z[col]).sum(1).mean())
 
 
 def knn_cosine_graph(z: Tensor, num_neighbors: int
