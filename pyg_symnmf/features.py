@@ -662,7 +662,7 @@ def relative_eigengap(adj: Adjacency, k: Optional[int], seed: int = 0
     else:
         gen = torch.Generator().manual_seed(seed)
         start = torch.randn(n, 2 * top, generator=gen, dtype=torch.float64)
-        values, _ = torch.lobpcg(a.to_sparse_coo(), k=top,
+        values, _ = torch.lobpcg(a, k=top,
                                  X=start.to(a.device), largest=True,
                                  niter=200, tol=1e-4)
         values = values.sort(descending=True).values
