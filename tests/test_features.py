@@ -212,6 +212,34 @@ def test_unsupervised_rules():
     assert 1 < used < features.MAX_STEPS
 
 
+def test_restart_is_the_filter_whose_operator_shows_k_clusters_best():
+    # With the trust t in the graph, the candidates are 1 - (1 - r0) t for
+    # r0 in RESTARTS; the one kept has the largest relative eigengap at k
+    # of its fused operator.
+    data = csbm(feats=1.0)
+    space = features.feature_space(data.x, data.edge_index, k=4)
+    trust = max(space.agreement,
+                min(1.0, features.TRUST_SCALE * space.gap))
+    assert trust > 0.5  # the candidates differ
+    gaps = {}
+    for r0 in features.RESTARTS:
+        restart = 1 - (1 - r0) * trust
+        given = features.feature_space(data.x, data.edge_index, k=4,
+                                       restart=restart)
+        assert given.restart == restart
+        gaps[restart] = features.relative_eigengap(
+            features.fused_graph(given, normalize=True), 4)
+    low, high = sorted(gaps.values())
+    assert high > low + 1e-3
+    assert space.restart == pytest.approx(max(gaps, key=gaps.get))
+    assert torch.equal(space.z, features.feature_space(
+        data.x, data.edge_index, k=4, restart=space.restart).z)
+    # A graph without edges does not filter: one candidate, r = 1.
+    bare = features.feature_space(data.x, torch.empty(2, 0, dtype=torch.long),
+                                  num_nodes=data.num_nodes, k=4)
+    assert bare.restart == 1.0
+
+
 def _adj(data):
     return to_adjacency(data.edge_index, num_nodes=data.num_nodes,
                         dtype=torch.float64)
