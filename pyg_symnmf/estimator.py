@@ -724,11 +724,15 @@ class SymNMFClustering:
         if not self._uses_features(x):
             return GraphInputs(adj, graph_raw, adj, graph_raw, x,
                                (graph, edge_weight))
-        raw, prior, prepared = feature_operator(
-            x, graph, edge_weight, data.num_nodes,
-            k=self.k if isinstance(self.k, int) and self.k >= 1 else None,
-            seed=self.seed, dtype=adj.dtype, resolution=self.resolution,
-            discriminant=self.discriminant, n_jobs=self.n_jobs)
+        # The thread count symnmf builds it with: its eigengaps' last bits,
+        # and so the operator, depend on it.
+        with self._threads(adj):
+            raw, prior, prepared = feature_operator(
+                x, graph, edge_weight, data.num_nodes,
+                k=self.k if isinstance(self.k, int) and self.k >= 1
+                else None, seed=self.seed, dtype=adj.dtype,
+                resolution=self.resolution, discriminant=self.discriminant,
+                n_jobs=self.n_jobs)
         fused, graph_adj = raw, adj
         if self.normalize is not False:  # the graph's own scaled alike
             fused = normalized_operator(raw)
