@@ -109,7 +109,7 @@ property the labels are then polished for.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 import torch
@@ -270,6 +270,9 @@ class FeatureSpace:
             fusing.
         seed: Seed of the eigengaps.
         restart: The filter's restart :math:`r`.
+        fusion: Steps 2-3 without ``labels`` (coalesced ``edge_index`` and
+            float64 weights), kept once :func:`fused_graph` computed them
+            (the restart's choice does), so they are not computed again.
     """
     features: Tensor
     z: Tensor
@@ -281,6 +284,8 @@ class FeatureSpace:
     graph_weight: Optional[float]
     seed: int
     restart: float
+    fusion: Optional[tuple[Tensor, Tensor]] = field(default=None,
+                                                    repr=False)
 
 
 def feature_space(x: Any, graph: GraphLike,
@@ -345,6 +350,17 @@ def fused_graph(space: FeatureSpace, *, labels: Optional[Tensor] = None,
     """Steps 2 and 3 of :func:`feature_graph`: the kNN graph of the
     filtered features (in the discriminant metric of ``labels`` when
     given, :func:`discriminant_metric`) fused with the graph."""
+    index, value = _fusion(space, labels)
+    return to_adjacency(index, value.to(dtype or torch.float32),
+                        space.z.size(0), normalize=normalize)
+
+
+def _fusion(space: FeatureSpace, labels: Optional[Tensor]
+            ) -> tuple[Tensor, Tensor]:
+    """The fused graph's ``(edge_index, weight)`` in float64, from
+    ``space.fusion`` when ``labels`` is None and it was computed before."""
+    if labels is None and space.fusion is not None:
+        return space.fusion
     z = space.z if labels is None else discriminant_metric(space.z, labels)
     n, adj = z.size(0), space.adj
     knn_index, knn_value = knn_cosine_graph(z, space.num_neighbors)
@@ -358,9 +374,10 @@ def fused_graph(space: FeatureSpace, *, labels: Optional[Tensor] = None,
     if graph_weight > 0 and adj.num_edges > 0:
         parts.append((adj.row(), adj.col(), graph_weight * adj.values))
     row, col, value = (torch.cat(p) for p in zip(*parts))
-    index, value = coalesce(torch.stack([row, col]), value, n, reduce='sum')
-    return to_adjacency(index, value.to(dtype or torch.float32), n,
-                        normalize=normalize)
+    fusion = coalesce(torch.stack([row, col]), value, n, reduce='sum')
+    if labels is None:
+        space.fusion = fusion
+    return fusion
 
 
 def discriminant_metric(z: Tensor, labels: Tensor) -> Tensor:

@@ -232,8 +232,13 @@ def test_restart_is_the_filter_whose_operator_shows_k_clusters_best():
     low, high = sorted(gaps.values())
     assert high > low + 1e-3
     assert space.restart == pytest.approx(max(gaps, key=gaps.get))
-    assert torch.equal(space.z, features.feature_space(
-        data.x, data.edge_index, k=4, restart=space.restart).z)
+    again = features.feature_space(data.x, data.edge_index, k=4,
+                                   restart=space.restart)
+    assert torch.equal(space.z, again.z)
+    # The choice's fused graph, kept, is the one computed afresh.
+    assert space.fusion is not None and again.fusion is None
+    assert torch.equal(features.fused_graph(space).csr.to_dense(),
+                       features.fused_graph(again).csr.to_dense())
     # A graph without edges does not filter: one candidate, r = 1.
     bare = features.feature_space(data.x, torch.empty(2, 0, dtype=torch.long),
                                   num_nodes=data.num_nodes, k=4)
