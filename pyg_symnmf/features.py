@@ -58,7 +58,8 @@ The settings are chosen without labels (see the module constants and
   row: CiteSeer (438 components) takes 0.5 on every seed, 0.440 -> 0.448
   NMI; most generated graphs keep 0.05 (module tests; figures in
   ``benchmarks/attributed.py``'s README tables). One more filter, kNN
-  search and two eigengaps (CiteSeer 4.6 -> 5.7 s).
+  search and three eigengaps; the chosen candidate's fused graph is kept
+  (:attr:`FeatureSpace.fusion`).
 - ``num_neighbors`` :math:`m`: a quarter of the mean community size,
   :math:`N / (4k)`, within [:obj:`MIN_NEIGHBORS`, :obj:`MAX_NEIGHBORS`]
   (:math:`\sqrt{N}` when :math:`k` is unknown): small neighbourhoods
