@@ -385,10 +385,6 @@ class SymNMFClustering:
                           'lr': DEFAULT_LR, 'encoder': None,
                           'deep_supervision': 0.0, 'pretrained': None},
                          "applies to method='net' only")
-            if self.method == 'multilevel':
-                self._refuse({'max_iter': DEFAULT_MAX_ITER},
-                             "does not apply to method='multilevel' (a "
-                             "few ANLS iterations per level)")
             return FitPlan('classical')
         self._refuse({'n_init': None}, "applies to the classical methods "
                      "(the net runs from one seeded start)")

@@ -73,9 +73,9 @@ def symnmf(
             ``"anls"``, ``"hals"``, ``"mu"`` or ``"pgd"``: all are
             safeguarded descent
             methods (see :mod:`pyg_symnmf.solvers`); or ``"multilevel"``:
-            coarsen, factor the coarsest graph, prolong and refine with a
-            few ANLS iterations per level (for large graphs, see
-            :mod:`pyg_symnmf.multilevel`; ``max_iter`` does not apply).
+            coarsen, factor the coarsest graph, prolong with a few ANLS
+            iterations per coarser level, then ANLS on the input graph
+            (for large graphs, see :mod:`pyg_symnmf.multilevel`).
         max_iter (int): Maximum number of iterations (one SpMM each).
             (default: 300)
         tol (float): Stop when an accepted step lowers the loss by less than
@@ -385,7 +385,8 @@ def factorize(adj: Adjacency, k: int, method: str = 'anls', *,
         if h0 is not None:
             raise ValueError("method='multilevel' starts from its coarsest "
                              "graph, so 'h0' cannot be given")
-        return multilevel_symnmf(adj, k, tol=tol, alpha=alpha, seed=seed)
+        return multilevel_symnmf(adj, k, max_iter=max_iter, tol=tol,
+                                 alpha=alpha, seed=seed, warn=warn)
     blocks = net if method == 'net' else None
     start_spmm = 0
     if h0 is not None:

@@ -224,7 +224,6 @@ def test_parameters_the_mode_ignores_are_refused(planted):
     ('hals', dict(lr=0.1), "'lr'=0.1 applies to method='net' only"),
     ('anls', dict(pretrained=True), "'pretrained'=True applies to"),
     ('anls', dict(deep_supervision=0.5), "'deep_supervision'=0.5 applies"),
-    ('multilevel', dict(max_iter=10), "'max_iter'=10 does not apply"),
     ('net', dict(max_iter=10), "'max_iter'=10 applies to the classical"),
     ('net', dict(tol=0.1), "'tol'=0.1 applies to the classical"),
     ('net', dict(n_init=3), "'n_init'=3 applies to the classical"),

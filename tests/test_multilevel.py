@@ -75,8 +75,26 @@ def test_multilevel_recovers_a_planted_partition(planted):
     assert ps.metrics.nmi(data.y, result.h.argmax(1)) >= 0.95
     assert all(b <= a for a, b in zip(result.loss_curve,
                                       result.loss_curve[1:]))
-    # Far fewer SpMMs of the input graph than a single-level solve.
-    assert result.n_spmm <= 20
+    # The input graph is solved to tol, as a single-level solve is: the
+    # same minimum as ANLS from its random start.
+    assert result.converged
+    single = factorize(adj, 12, 'anls', seed=0)
+    assert result.loss_curve[-1] == pytest.approx(single.loss_curve[-1],
+                                                  rel=1e-5)
+
+
+def test_max_iter_bounds_the_input_graphs_solve_and_warns(planted):
+    data, adj = planted
+    with pytest.warns(ps.ConvergenceWarning, match='on the input graph'):
+        short = factorize(adj, 12, 'multilevel', max_iter=2)
+    assert short.n_iter == 2 and not short.converged
+    full = factorize(adj, 12, 'multilevel')
+    assert full.n_iter > 2 and full.loss_curve[-1] < short.loss_curve[-1]
+    # The estimator passes max_iter on (it used to refuse it here).
+    est = ps.SymNMFClustering(12, 'multilevel', max_iter=2, refine=False)
+    with pytest.warns(ps.ConvergenceWarning):
+        est.fit(data)
+    assert est.n_iter_ == 2
 
 
 def test_deterministic_under_its_seed_and_through_symnmf(planted):
