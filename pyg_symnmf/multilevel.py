@@ -37,12 +37,13 @@ nodes it is the single-level spectral start and ANLS.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Optional
 
 import torch
 from torch import Tensor
-from torch_geometric.utils import coalesce, scatter
+from torch_geometric.utils import scatter
 
 from .adjacency import Adjacency, csr_matrix, normalized_values
 from .init import spectral_membership, zero_isolated
@@ -78,15 +79,42 @@ def default_coarse_nodes(k: int) -> int:
     return max(20 * k, 2000)
 
 
-def _best_neighbour(row: Tensor, col: Tensor, score: Tensor, n: int
-                    ) -> Tensor:
-    """Each node's neighbour of largest score over the given edges; ``n``
-    for a node without any."""
+# Edges per chunk of the per-edge passes: their temporaries (16 MB of
+# float64) stay under glibc's largest mmap threshold (32 MB), so they are
+# recycled from the heap instead of being mapped and faulted in afresh; on
+# a 10^6-node graph (2e7 edges) the page faults of whole-array temporaries
+# were more than half of the coarsening's time.
+_CHUNK = 1 << 21
+
+
+def _chunks(length: int) -> list[slice]:
+    return [slice(start, min(start + _CHUNK, length))
+            for start in range(0, length, _CHUNK)]
+
+
+def _best_neighbour(row: Tensor, col: Tensor, score: Tensor, n: int,
+                    free: Optional[Tensor] = None) -> Tensor:
+    """Each node's neighbour of largest score, over the edges between two
+    ``free`` nodes when given (all edges otherwise; a score of
+    :math:`-\infty` marks an edge never chosen); ``n`` for a node without
+    any."""
+    def scores(part: slice) -> Tensor:
+        s = score[part]
+        if free is None:
+            return s
+        open_ = free.index_select(0, row[part]) & \
+            free.index_select(0, col[part])
+        return s.masked_fill(~open_, -math.inf)
+
+    parts = _chunks(row.numel())
     top = torch.full((n,), -1.0, dtype=score.dtype, device=score.device)
-    top = top.scatter_reduce(0, row, score, 'amax')
-    hit = score == top[row]
+    for part in parts:
+        top.scatter_reduce_(0, row[part], scores(part), 'amax')
     best = torch.full((n,), n, dtype=torch.long, device=row.device)
-    return best.scatter_reduce(0, row[hit], col[hit], 'amin')
+    for part in parts:
+        hit = scores(part) == top.index_select(0, row[part])
+        best.scatter_reduce_(0, row[part][hit], col[part][hit], 'amin')
+    return best
 
 
 def coarsen(edge_index: Tensor, weight: Tensor, num_nodes: int, size: Tensor,
@@ -96,20 +124,22 @@ def coarsen(edge_index: Tensor, weight: Tensor, num_nodes: int, size: Tensor,
     nodes stand for ``size`` fine nodes each)."""
     n = num_nodes
     row, col = edge_index
-    off = row != col
-    row, col, w = row[off], col[off], weight[off]
     # A symmetric random factor in [1, 1.01) per edge breaks ties (every
     # edge of an unweighted graph scores alike at the first level); being
     # symmetric, an edge heaviest at both ends is proposed by both.
-    u = torch.rand(n, generator=gen, dtype=torch.float64, device=w.device)
-    score = w.double() / (size[row] * size[col]) * (
-        1 + 0.01 * torch.frac(u[row] + u[col]))
+    # Self-loops score -inf: a node is never its own best neighbour.
+    u = torch.rand(n, generator=gen, dtype=torch.float64, device=row.device)
+    score = torch.empty(row.numel(), dtype=torch.float64, device=row.device)
+    for part in _chunks(row.numel()):
+        r, c = row[part], col[part]
+        s = weight[part].double() / (size[r] * size[c]) * (
+            1 + 0.01 * torch.frac(u[r] + u[c]))
+        score[part] = s.masked_fill_(r == c, -math.inf)
     nodes = torch.arange(n, device=row.device)
     group = nodes.clone()
     free = torch.ones(n, dtype=torch.bool, device=row.device)
     for _ in range(_ROUNDS):
-        open_ = free[row] & free[col]
-        best = _best_neighbour(row[open_], col[open_], score[open_], n)
+        best = _best_neighbour(row, col, score, n, free)
         partner = best.clamp(max=n - 1)
         mutual = (best < n) & (best[partner] == nodes)
         group = torch.where(mutual, torch.minimum(nodes, partner), group)
@@ -120,13 +150,30 @@ def coarsen(edge_index: Tensor, weight: Tensor, num_nodes: int, size: Tensor,
     group = torch.where(loose, group[best.clamp(max=n - 1)], group)
     group = torch.unique(group, return_inverse=True)[1]
     num_groups = int(group.max()) + 1 if n > 0 else 0
-    deg = scatter(weight, edge_index[0], 0, n, 'sum')
+    deg = scatter(weight, row, 0, n, 'sum')
     volume = scatter(deg, group, 0, num_groups, 'sum')
     ratio = deg / volume[group].clamp_min(torch.finfo(deg.dtype).tiny)
     scale = ratio.sqrt() if normalized else ratio
-    coarse_index, coarse_weight = coalesce(group[edge_index], weight,
-                                           num_groups, reduce='sum')
+    coarse_index, coarse_weight = _summed(row, col, weight, group,
+                                          num_groups)
     return Level(coarse_index, coarse_weight, num_groups, group, scale)
+
+
+def _summed(row: Tensor, col: Tensor, weight: Tensor, group: Tensor,
+            n: int) -> tuple[Tensor, Tensor]:
+    """The edges ``(group[row], group[col])`` sorted by (row, col),
+    duplicates summed: what PyG's ``coalesce(..., reduce='sum')`` returns,
+    with one sort of the keys, computed by chunks, and no sort of the
+    edge pairs."""
+    key = torch.empty_like(row)
+    for part in _chunks(row.numel()):
+        torch.add(group.index_select(0, col[part]),
+                  group.index_select(0, row[part]), alpha=n, out=key[part])
+    key, order = key.sort(stable=True)  # duplicates summed in input order
+    key, slot = torch.unique_consecutive(key, return_inverse=True)
+    summed = weight.new_zeros(key.numel()).index_add_(
+        0, slot, weight.index_select(0, order))
+    return torch.stack([key // n, key % n]), summed
 
 
 def hierarchy(adj: Adjacency, coarse_nodes: int, seed: int = 0
