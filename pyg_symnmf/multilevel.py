@@ -94,7 +94,7 @@ def _chunks(length: int) -> list[slice]:
 
 def _best_neighbour(row: Tensor, col: Tensor, score: Tensor, n: int,
                     free: Optional[Tensor] = None) -> Tensor:
-    """Each node's neighbour of largest score, over the edges between two
+    r"""Each node's neighbour of largest score, over the edges between two
     ``free`` nodes when given (all edges otherwise; a score of
     :math:`-\infty` marks an edge never chosen); ``n`` for a node without
     any."""

@@ -3,7 +3,10 @@ that is exact on block-constant graphs, and planted partitions recovered."""
 import pytest
 import torch
 
+from torch_geometric.utils import coalesce
+
 import pyg_symnmf as ps
+from pyg_symnmf import multilevel
 from pyg_symnmf.factorize import factorize
 from pyg_symnmf.multilevel import coarsen, hierarchy, multilevel_symnmf
 
@@ -34,6 +37,36 @@ def test_coarsening_keeps_total_weight_and_maps_every_node(planted):
         dense[row, col] = level.weight.double()
         torch.testing.assert_close(dense, dense.t(), rtol=1e-5, atol=1e-6)
         n = level.num_nodes
+
+
+def test_levels_do_not_depend_on_the_chunks_of_the_edge_passes(planted,
+                                                             monkeypatch):
+    # The per-edge passes run by chunks (to keep temporaries small); the
+    # levels must be the same with many chunks as with one.
+    _, adj = planted
+    whole = hierarchy(adj, coarse_nodes=500)
+    monkeypatch.setattr(multilevel, '_CHUNK', 997)
+    assert adj.num_edges > 50 * 997  # many chunks, one of them partial
+    chunked = hierarchy(adj, coarse_nodes=500)
+    assert len(chunked) == len(whole) >= 2
+    for a, b in zip(whole, chunked):
+        assert a.num_nodes == b.num_nodes
+        for x, y in ((a.edge_index, b.edge_index), (a.weight, b.weight),
+                     (a.group, b.group), (a.scale, b.scale)):
+            assert torch.equal(x, y)
+
+
+def test_coarse_edges_are_pygs_coalesce_of_the_grouped_edges():
+    gen = torch.Generator().manual_seed(0)
+    row = torch.randint(0, 300, (5000,), generator=gen)
+    col = torch.randint(0, 300, (5000,), generator=gen)
+    weight = torch.rand(5000, generator=gen, dtype=torch.float64)
+    group = torch.randint(0, 40, (300,), generator=gen)  # many duplicates
+    index, summed = multilevel._summed(row, col, weight, group, 40)
+    expect_index, expect = coalesce(group[torch.stack([row, col])], weight,
+                                    40, reduce='sum')
+    assert torch.equal(index, expect_index)
+    torch.testing.assert_close(summed, expect, rtol=1e-12, atol=0)
 
 
 def test_prolongation_is_exact_on_a_degree_corrected_block_graph():
