@@ -171,8 +171,11 @@ class SymNMFClustering:
             these defaults.
         deep_supervision (float): Weight of the mean loss of the
             intermediate blocks, added during training. (default: 0)
-        max_iter (int): Iterations of a classical method. (default: 300)
-        tol (float): Tolerance of a classical method. (default: 1e-6)
+        max_iter (int): Iterations of a classical method (with
+            ``"multilevel"``: of its solve on the input graph).
+            (default: 300)
+        tol (float): Tolerance of a classical method (and of the
+            multilevel path's solves). (default: 1e-6)
         alpha (float): Initial damping/penalty (relative to the operator's
             scale). (default: 0.1)
         normalize (bool, optional): Normalise the adjacency.
